@@ -1,0 +1,57 @@
+"""Typed settings, read from the environment (prefix CLEARINGHOUSE_) and refusing unsafe defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder where the embedded store lives unless told otherwise."""
+    return Path(user_data_dir("clearinghouse", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything the application reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CLEARINGHOUSE_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", description="Deployment kind; production refuses development defaults."
+    )
+    data_dir: Path = Field(default_factory=default_data_dir, description="Folder for the embedded store.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; default: an SQLite file clearinghouse.db in data_dir.",
+    )
+    secret_key: str = Field(default=DEVELOPMENT_SECRET, description="Key for signing sessions and tokens.")
+    maxmind_db: Path | None = Field(
+        default=None, description="Optional MaxMind-format (.mmdb) database for locating IP addresses."
+    )
+    log_level: str = Field(default="INFO", description="Minimum level of the structured log.")
+
+    @model_validator(mode="after")
+    def _refuse_development_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("CLEARINGHOUSE_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The store's URL, defaulting to the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'clearinghouse.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

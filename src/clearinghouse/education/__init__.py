@@ -1,0 +1,1 @@
+"""Professional education: registrations of law-enforcement and child-serving professionals."""

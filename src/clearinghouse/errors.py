@@ -1,0 +1,57 @@
+"""Errors users can act on: which field, what was expected, what was given."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from clearinghouse.db.base import utcnow
+
+
+class ClearinghouseError(Exception):
+    """Base of every error the application raises on purpose."""
+
+
+class InputError(ClearinghouseError, ValueError):
+    """Input that cannot be accepted; nothing was stored."""
+
+    def __init__(self, field: str, problem: str, given: object = None) -> None:
+        self.field = field
+        self.problem = problem
+        self.given = given
+        suffix = "" if given is None else f" (given: {given!r})"
+        super().__init__(f"{field}: {problem}{suffix}")
+
+
+class NotFound(ClearinghouseError, LookupError):
+    """A record that does not exist (or is not visible to the caller)."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} does not exist")
+
+
+class Conflict(ClearinghouseError):
+    """A change that the record's current state does not allow."""
+
+
+def require_aware(field: str, value: dt.datetime) -> dt.datetime:
+    """A timezone-aware value, or an InputError naming the field."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(field, "must carry a time zone (UTC recommended)", value.isoformat())
+    return value.astimezone(dt.UTC)
+
+
+def require_past(field: str, value: dt.datetime, *, now: dt.datetime | None = None) -> dt.datetime:
+    """A timezone-aware value that is not in the future (a minute of clock skew is allowed)."""
+    value = require_aware(field, value)
+    limit = (now or utcnow()) + dt.timedelta(minutes=1)
+    if value > limit:
+        raise InputError(field, "is in the future", value.isoformat())
+    return value
+
+
+def require_order(first_field: str, first: dt.datetime, second_field: str, second: dt.datetime) -> None:
+    """``second`` must not come before ``first``."""
+    if second < first:
+        raise InputError(second_field, f"comes before {first_field} ({first.isoformat()})", second.isoformat())

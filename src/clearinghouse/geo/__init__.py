@@ -1,0 +1,1 @@
+"""Where things happen: states and territories, law-enforcement and social-service agencies, location lookups."""

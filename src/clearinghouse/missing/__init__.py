@@ -1,0 +1,1 @@
+"""Missing children: case intake and management, categories, risk and trafficking indicators."""

@@ -1,0 +1,1 @@
+"""Rapid response: retired investigators deployed on critical missing-child cases and long-term cases."""

@@ -1,0 +1,1 @@
+"""Child sex trafficking: reports relating to trafficking, and recovery-service engagements."""

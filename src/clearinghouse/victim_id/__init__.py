@@ -1,0 +1,1 @@
+"""Victim identification: law-enforcement hash submissions, their review, series and identified children."""

@@ -1,0 +1,106 @@
+"""Shared fixtures: fresh, migrated stores on a real SQLite file and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from clearinghouse.db.engine import Store
+from clearinghouse.db.models import metadata
+from tests.pgserver import PostgresServer, PostgresUnavailable, start_server
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _create_unmigrated_tables(store: Store) -> None:
+    """Tables still in development, not yet in a migration (tests/db/test_migrations.py fails while any are)."""
+    metadata.create_all(store.engine, checkfirst=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated once to the newest schema; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    _create_unmigrated_tables(store)
+    store.dispose()
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
+    """A fresh, migrated store on an SQLite file in the test's own folder."""
+    path = tmp_path / "store.db"
+    shutil.copyfile(sqlite_template, path)
+    store = Store(f"sqlite:///{path}")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server started for this test run (never skipped in CI)."""
+    external = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES")
+    if external:
+        pytest.fail("CLEARINGHOUSE_TEST_POSTGRES is not supported; the harness starts its own server")
+    try:
+        server = start_server()
+    except PostgresUnavailable as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI: {error}")
+        pytest.skip(f"PostgreSQL server binaries unavailable: {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> str:
+    """A database migrated once to the newest schema, used as the template of each test's database."""
+    admin = sa.create_engine(postgres_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text("CREATE DATABASE ch_template"))
+    admin.dispose()
+    store = Store(postgres_server.url("ch_template"))
+    store.upgrade()
+    _create_unmigrated_tables(store)
+    store.dispose()
+    return "ch_template"
+
+
+@pytest.fixture
+def pg_store(postgres_server: PostgresServer, postgres_template: str) -> Iterator[Store]:
+    """A fresh, migrated store in its own database on the PostgreSQL server."""
+    name = f"ch_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    store = Store(postgres_server.url(name))
+    yield store
+    store.dispose()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """The same test on both stores: the embedded SQLite file and PostgreSQL."""
+    fixture = "store" if request.param == "sqlite" else "pg_store"
+    result: Store = request.getfixturevalue(fixture)
+    return result
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """The ../shared folder beside the checkout (seeds, specs, data)."""
+    if not SHARED.is_dir():
+        pytest.fail(f"../shared is missing beside the checkout (looked at {SHARED})")
+    return SHARED
