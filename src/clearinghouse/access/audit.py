@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from clearinghouse.access.models import AuditEvent
-from clearinghouse.db.base import utcnow
+from clearinghouse.db.base import table_of, utcnow
 
 SYSTEM = "system"
 """Actor name for steps the clearinghouse takes by itself (pipeline, expiry)."""
@@ -45,7 +45,7 @@ def record_many(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         return
     now = utcnow()
     session.execute(
-        sa.insert(AuditEvent),
+        sa.insert(table_of(AuditEvent)),
         [
             {
                 "at": row.get("at") or now,

@@ -75,3 +75,10 @@ class CreatedMixin:
     """When the row was written."""
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+def table_of(model: type[Base]) -> sa.Table:
+    """The Core table of a mapped class, for bulk statements that skip the ORM's per-row bookkeeping."""
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table

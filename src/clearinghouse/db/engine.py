@@ -80,10 +80,15 @@ class Store:
 
 
 def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
-    """The configured store (or ``url``), migrated to the newest schema unless told not to."""
+    """The configured store (or ``url``), migrated to the newest schema and with the directory of
+    jurisdictions and agencies loaded, unless told not to upgrade."""
     from clearinghouse.config import get_settings
 
     store = Store(url or get_settings().resolved_database_url)
     if upgrade:
         store.upgrade()
+        from clearinghouse.geo.agencies import seed_directory
+
+        with store.unit_of_work() as session:
+            seed_directory(session)
     return store

@@ -64,6 +64,7 @@ class Report(IdMixin, Base):
         sa.UniqueConstraint("platform_id", "platform_ref", name="uq_tipline_reports_platform_ref"),
         sa.Index("ix_tipline_reports_received", "received_at"),
         sa.Index("ix_tipline_reports_status_changed", "status", "last_changed_at"),
+        sa.Index("ix_tipline_reports_queue", "status", "processed_at"),
     )
 
     source: Mapped[ReportSource] = mapped_column(sa.Enum(ReportSource, native_enum=False, length=10))
@@ -85,12 +86,15 @@ class Report(IdMixin, Base):
     state_code: Mapped[str | None] = mapped_column(sa.ForeignKey("jurisdictions.code"))
     location_confidence: Mapped[float | None]
     location_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    """Every location clue found in the report at intake, in the locate step's terms."""
+    location_rule: Mapped[str | None] = mapped_column(sa.Text)
+    """How the locate step decided (which clues, which rule); empty until located."""
     priority: Mapped[int | None] = mapped_column(sa.SmallInteger)
-    classification: Mapped[Classification | None] = mapped_column(
-        sa.Enum(Classification, native_enum=False, length=16)
-    )
+    classification: Mapped[Classification | None] = mapped_column(sa.Enum(Classification, native_enum=False, length=16))
     bundle_id: Mapped[int | None] = mapped_column(BigId, index=True)
     file_count: Mapped[int] = mapped_column(default=0)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """When the pipeline finished with the report; NULL on a finished report means it is still queued."""
 
 
 class ReportFile(IdMixin, Base):

@@ -1,0 +1,41 @@
+"""The `clearinghouse` command: every program adds its own sub-commands here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from clearinghouse import __version__
+from clearinghouse.db.cli import db_app
+from clearinghouse.impact.cli import sheet_app
+from clearinghouse.simulate.cli import demo_command
+
+app = typer.Typer(
+    name="clearinghouse",
+    help="Run the programs of a child-protection clearinghouse and publish its figures.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(sheet_app, name="sheet")
+app.command("demo")(demo_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"clearinghouse {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="Minimum level of log events on stderr.")] = "WARNING",
+) -> None:
+    """Run the programs of a child-protection clearinghouse and publish its figures."""
+    from clearinghouse.logs import configure
+
+    configure(log_level)

@@ -1,0 +1,111 @@
+"""Publishing sheets from the store: `clearinghouse sheet render` and `clearinghouse sheet all`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.progress import track
+from sqlalchemy.orm import Session
+
+from clearinghouse.geo.models import Jurisdiction, JurisdictionKind
+from clearinghouse.impact.cli import sheet_app, write_sheet
+from clearinghouse.impact.figures import StateSheet
+from clearinghouse.impact.metrics import national_figures, state_figures
+from clearinghouse.impact.render import SheetFormat
+
+console = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    """The formats a sheet is published in."""
+
+    MD = "md"
+    HTML = "html"
+    PDF = "pdf"
+    JSON = "json"
+
+
+SHEET_KINDS = (JurisdictionKind.STATE, JurisdictionKind.DISTRICT, JurisdictionKind.TERRITORY)
+
+
+def build_sheet(session: Session, state: str, year: int) -> StateSheet:
+    """The sheet of ``state`` for ``year``, every figure counted from the store."""
+    return StateSheet(state=state_figures(session, state, year), national=national_figures(session, year))
+
+
+def sheet_states(session: Session) -> list[str]:
+    """Every jurisdiction that gets a sheet: the states, DC and the territories."""
+    query = sa.select(Jurisdiction.code).where(Jurisdiction.kind.in_(SHEET_KINDS)).order_by(Jurisdiction.code)
+    return list(session.scalars(query))
+
+
+def _resolve_state(text: str) -> str:
+    from clearinghouse.geo.jurisdictions import UnknownJurisdiction, find_state
+
+    try:
+        return find_state(text).code
+    except UnknownJurisdiction as error:
+        raise typer.BadParameter(str(error), param_hint="STATE") from error
+
+
+YearOption = Annotated[int, typer.Option("--year", "-y", help="Calendar year of the figures (UTC).")]
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="Store URL; default CLEARINGHOUSE_DATABASE_URL or the embedded SQLite file.")
+]
+
+
+@sheet_app.command("render")
+def render_command(
+    state: Annotated[str, typer.Argument(help="State or territory: name or postal abbreviation, any case.")],
+    year: YearOption,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.MD,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write; default: standard output.")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Render one state's sheet for a year from the records in the store."""
+    from clearinghouse.db.engine import open_store
+    from clearinghouse.impact.render import render_sheet_bytes
+
+    code = _resolve_state(state)
+    store = open_store(url)
+    with store.unit_of_work() as session:
+        sheet = build_sheet(session, code, year)
+    store.dispose()
+    chosen: SheetFormat = fmt.value
+    if out is not None:
+        write_sheet(sheet, chosen, out)
+        console.print(f"wrote {out}")
+        return
+    if fmt is OutputFormat.PDF:
+        raise typer.BadParameter("a PDF goes to a file: add --out FILE.pdf", param_hint="--out")
+    data = render_sheet_bytes(sheet, chosen)
+    typer.echo(data.decode("utf-8"), nl=False)
+
+
+@sheet_app.command("all")
+def all_command(
+    year: YearOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the sheets into.")],
+    formats: Annotated[
+        list[OutputFormat] | None,
+        typer.Option("--format", "-f", help="Formats to write (repeatable); default md, html, pdf."),
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Write every state's, DC's and every territory's sheet for a year into a folder."""
+    from clearinghouse.db.engine import open_store
+
+    chosen: list[SheetFormat] = [f.value for f in formats] if formats else ["md", "html", "pdf"]
+    store = open_store(url)
+    with store.unit_of_work() as session:
+        sheets = [build_sheet(session, code, year) for code in sheet_states(session)]
+    store.dispose()
+    for sheet in track(sheets, description="writing sheets", console=console):
+        for fmt in chosen:
+            write_sheet(sheet, fmt, out / f"{sheet.state.state}-{year}.{fmt}")
+    console.print(f"wrote {len(sheets) * len(chosen)} files to {out}")

@@ -1,0 +1,32 @@
+"""Structured logging (structlog) for the whole application; content and personal details never go here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+
+def configure(level: str = "INFO", *, json: bool = False) -> None:
+    """Send structured events to standard error at ``level``."""
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
+    """A logger bound to ``name``."""
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
+    return logger

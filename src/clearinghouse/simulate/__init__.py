@@ -1,0 +1,1 @@
+"""Calibrated synthetic activity: the simulation writes raw inputs through the services, never figures."""
