@@ -7,9 +7,12 @@ from typing import Annotated
 import typer
 
 from clearinghouse import __version__
+from clearinghouse.access.cli import platforms_app
 from clearinghouse.db.cli import db_app
 from clearinghouse.impact.cli import sheet_app
+from clearinghouse.impact.publish import all_command, render_command
 from clearinghouse.simulate.cli import demo_command
+from clearinghouse.web.cli import serve_command
 
 app = typer.Typer(
     name="clearinghouse",
@@ -19,7 +22,11 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(sheet_app, name="sheet")
+# `sheet render` and `sheet all` count from the store; they are registered on sheet_app where they are defined.
+__all__ = ["all_command", "app", "render_command"]
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
+app.add_typer(platforms_app, name="platforms")
 
 
 def _version(value: bool) -> None:

@@ -9,6 +9,7 @@ at the end of the year, withdrawn submissions.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ from clearinghouse.victim_id import service as victim_id
 from clearinghouse.victim_id.schemas import IdentificationCreate, SubmissionCreate
 
 ACTOR = "simulation"
+REFERENCES = itertools.count(1)
 LIKELY_TRAFFICKING_SHARE = 0.19
 """Share of children missing from care given a strong trafficking indicator (shapes inputs only)."""
 
@@ -89,11 +91,10 @@ class CaseWork:
         self.fake = fake
         self.calendar = Calendar(year, rng)
         self.directory = directory
-        self._serial = 0
 
     def _serial_ref(self, prefix: str) -> str:
-        self._serial += 1
-        return f"{prefix}-{self.year}-{self._serial:06d}"
+        # One counter for the whole simulation: references must be unique across states and years.
+        return f"{prefix}-{self.year}-{next(REFERENCES):07d}"
 
     # -- missing children -------------------------------------------------------------------------------------
     def _case_type(self, category: CaseCategory) -> CaseType:
@@ -174,6 +175,22 @@ class CaseWork:
                 missing.resolve(session=self.session, case_id=case.id, at=found, resolution="recovered", actor=ACTOR)
         return opened
 
+    def past_case(self, state: str, year: int) -> MissingCase:
+        """A case opened in an earlier ``year`` (for long-term assistance); counted in that year, not this one."""
+        calendar = Calendar(year, self.rng)
+        data = self._intake(state, CaseCategory.OTHER, calendar.within())
+        return missing.open_case(session=self.session, data=data, actor=ACTOR).case
+
+    def long_term_activation(self, case: MissingCase) -> None:
+        """The team assists on a long-term case during the year."""
+        response.activate(
+            session=self.session,
+            data=ActivationCreate(
+                missing_case_id=case.id, kind=ActivationKind.LONG_TERM, activated_at=self.calendar.within()
+            ),
+            actor=ACTOR,
+        )
+
     # -- rapid response ---------------------------------------------------------------------------------------
     def critical_activations(self, cases: list[MissingCase], count: int) -> None:
         """Deploy the team on ``count`` critical cases (one twice), and cancel one request."""
@@ -183,12 +200,15 @@ class CaseWork:
             raise RuntimeError(f"only {len(eligible)} cases eligible for {count} critical activations")
         for index, case in enumerate(chosen):
             at = case.opened_at + dt.timedelta(hours=self.rng.randrange(1, 48))
-            response.activate(
+            first = response.activate(
                 session=self.session,
                 data=ActivationCreate(missing_case_id=case.id, kind=ActivationKind.CRITICAL, activated_at=at),
                 actor=ACTOR,
             )
-            if index == 0:  # a second deployment on the same case is still one case assisted
+            response.close_activation(
+                session=self.session, activation_id=first.id, at=at + dt.timedelta(days=2), actor=ACTOR
+            )
+            if index == 0:  # deployed a second time on the same case: still one case assisted
                 later = at + dt.timedelta(days=5)
                 response.activate(
                     session=self.session,
@@ -205,7 +225,12 @@ class CaseWork:
                 ),
                 actor=ACTOR,
             )
-            response.cancel_activation(session=self.session, activation_id=activation.id, actor=ACTOR)
+            response.cancel_activation(
+                session=self.session,
+                activation_id=activation.id,
+                at=activation.activated_at + dt.timedelta(hours=2),
+                actor=ACTOR,
+            )
 
     # -- victim identification --------------------------------------------------------------------------------
     def submissions(self, state: str, count: int) -> None:
@@ -242,7 +267,12 @@ class CaseWork:
                 data=late.model_copy(update={"case_number": self._serial_ref(f"{state}-LE")}),
                 actor=ACTOR,
             )
-            victim_id.withdraw(session=self.session, submission_id=withdrawn.id, actor=ACTOR)
+            victim_id.withdraw(
+                session=self.session,
+                submission_id=withdrawn.id,
+                at=withdrawn.submitted_at + dt.timedelta(hours=1),
+                actor=ACTOR,
+            )
 
     # -- trafficking ------------------------------------------------------------------------------------------
     def engagements(self, state: str, count: int) -> None:
@@ -261,15 +291,14 @@ class CaseWork:
                     received_at=self.calendar.within(last=dt.datetime(self.year, 11, 30, tzinfo=dt.UTC)),
                 ),
             )
-            for _ in range(min(remaining, self.rng.randrange(1, 4))):
+            agency = self.rng.choice(agencies)
+            kinds = self.rng.sample(list(EngagementService), k=min(remaining, self.rng.randrange(1, 4)))
+            for kind in kinds:  # one engagement per service with an agency on a report
                 started = self.calendar.within(first=report.received_at + dt.timedelta(days=1))
                 trafficking.start_engagement(
                     session=self.session,
                     data=EngagementCreate(
-                        trafficking_report_id=report.id,
-                        agency_id=self.rng.choice(agencies),
-                        service=self.rng.choice(list(EngagementService)),
-                        started_at=started,
+                        trafficking_report_id=report.id, agency_id=agency, service=kind, started_at=started
                     ),
                     actor=ACTOR,
                 )
@@ -294,7 +323,12 @@ class CaseWork:
                 ),
                 actor=ACTOR,
             )
-            trafficking.cancel_engagement(session=self.session, engagement_id=cancelled.id, actor=ACTOR)
+            trafficking.cancel_engagement(
+                session=self.session,
+                engagement_id=cancelled.id,
+                at=cancelled.started_at + dt.timedelta(days=3),
+                actor=ACTOR,
+            )
 
     def trafficking_reports(self, count: int, states: list[str]) -> None:
         """Trafficking reports that led to no engagement (most of them)."""
@@ -372,7 +406,9 @@ class CaseWork:
                 recipient_id=last_year.id, provider_name=self.fake.company(), referred_at=self.calendar.within()
             ),
         )
-        support.decline(session=self.session, referral_id=declined.id, actor=ACTOR)
+        support.decline(
+            session=self.session, referral_id=declined.id, at=declined.referred_at + dt.timedelta(days=2), actor=ACTOR
+        )
 
     # -- education --------------------------------------------------------------------------------------------
     def registrations(self, state: str, count: int) -> None:

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
 from faker import Faker
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session
 
 from clearinghouse.access.service import get_or_create_platform
 from clearinghouse.db.engine import Store
-from clearinghouse.missing.models import CaseCategory, MissingCase
-from clearinghouse.response import service as response
-from clearinghouse.response.models import ActivationKind
-from clearinghouse.response.schemas import ActivationCreate
 from clearinghouse.simulate.plan import YearPlan
 from clearinghouse.simulate.programs import ACTOR, CaseWork, Directory
 from clearinghouse.simulate.tipline_feed import PLATFORMS, PlatformBatchItem, TiplineTraffic, simulated_clock
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.filing import file_reports
-from clearinghouse.tipline.service import open_report, retract_report
+from clearinghouse.tipline.models import IncidentType as ModelIncidentType
 from clearinghouse.tipline.models import ReportSource
-from clearinghouse.tipline.wire_schemas import IncidentType
+from clearinghouse.tipline.service import open_report, retract_report
 
 BATCH = 5000
 
@@ -37,6 +35,7 @@ class SimulationSummary:
     tipline_duplicates: int
     tipline_processed: int
     states: int
+    seconds: dict[str, float]
 
 
 def _batches(items: Iterable[PlatformBatchItem], size: int) -> Iterator[list[PlatformBatchItem]]:
@@ -60,6 +59,15 @@ def _tipline_volume(plan: YearPlan) -> int:
 
 def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progress: bool = True) -> SimulationSummary:
     """Feed the year's raw activity through the services; the figures are counted afterwards."""
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 1)
+        clock = now
+
     rng = random.Random(seed)
     fake = Faker("en_US")
     fake.seed_instance(seed)
@@ -87,6 +95,7 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
             progress.update(filing, advance=len(batch))
         with store.unit_of_work() as session:
             _drafts(session, plan.year, rng)
+        lap("tipline filing")
         processing = progress.add_task("tipline: locate and release", total=sent - duplicates)
         processed = pipeline.run(
             store,
@@ -94,6 +103,7 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
             clock=simulated_clock,
             on_batch=lambda outcome: progress.update(processing, advance=outcome.processed),
         )
+        lap("tipline pipeline")
         casework = progress.add_task("case work: every program, by state", total=len(plan.targets))
         with store.unit_of_work() as session:
             directory = Directory.load(session)
@@ -107,6 +117,7 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
                 work.family_support(state, targets["peer_support"], targets["mental_health_connections"])
                 work.registrations(state, targets["new_professionals"])
             progress.update(casework, advance=1)
+        lap("case work")
         national = progress.add_task("national: long-term cases, identifications", total=1)
         with store.unit_of_work() as session:
             work = CaseWork(session=session, year=plan.year, rng=rng, fake=fake, directory=directory)
@@ -114,21 +125,23 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
             work.identifications(plan.identifications_to_date)
             _long_term_cases(work, plan, rng)
         progress.update(national, advance=1)
+        lap("national")
     return SimulationSummary(
-        tipline_inputs=sent, tipline_duplicates=duplicates, tipline_processed=processed, states=len(plan.targets)
+        tipline_inputs=sent,
+        tipline_duplicates=duplicates,
+        tipline_processed=processed,
+        states=len(plan.targets),
+        seconds=seconds,
     )
 
 
-def _drafts(session: object, year: int, rng: random.Random) -> None:
-    """Reports opened and never filed: some retracted by the platform, some left to expire."""
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _drafts(session: Session, year: int, rng: random.Random) -> None:
+    """Reports opened and never filed: some retracted by the platform, the others left to expire."""
     for index in range(6):
         at = dt.datetime(year, rng.randrange(1, 12), rng.randrange(1, 28), tzinfo=dt.UTC)
         report = open_report(
             session=session,
-            incident_type=IncidentType.CHILD_PORNOGRAPHY,  # type: ignore[arg-type]
+            incident_type=ModelIncidentType.CHILD_PORNOGRAPHY,
             source=ReportSource.PLATFORM,
             body={},
             actor=ACTOR,
@@ -142,26 +155,5 @@ def _long_term_cases(work: CaseWork, plan: YearPlan, rng: random.Random) -> None
     """Cases open for years on which the team assisted during the year."""
     states = sorted(plan.targets)
     for _ in range(plan.long_term_cases):
-        state = rng.choice(states)
-        opened_year = rng.randrange(1995, plan.year - 2)
-        work.year = opened_year
-        work.calendar.year = opened_year
-        data = work._intake(state, CaseCategory.OTHER, work.calendar.within())
-        case: MissingCase = work_open(work, data)
-        work.year = work.calendar.year = plan.year
-        response.activate(
-            session=work.session,
-            data=ActivationCreate(
-                missing_case_id=case.id, kind=ActivationKind.LONG_TERM, activated_at=work.calendar.within()
-            ),
-            actor=ACTOR,
-        )
-
-
-def work_open(work: CaseWork, data: object) -> MissingCase:
-    """Open a case through the missing-children service."""
-    from clearinghouse.missing import service as missing
-    from clearinghouse.missing.schemas import MissingCaseCreate
-
-    assert isinstance(data, MissingCaseCreate)
-    return missing.open_case(session=work.session, data=data, actor=ACTOR).case
+        case = work.past_case(rng.choice(states), rng.randrange(1995, plan.year - 2))
+        work.long_term_activation(case)

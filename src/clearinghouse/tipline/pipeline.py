@@ -126,7 +126,9 @@ def process_batch(
                     "jurisdiction_code": jurisdiction,
                     "released_at": at,
                     "released_by": PIPELINE_ACTOR,
-                    "reason": decision.rule[:200],
+                    "reason": "located"
+                    if jurisdiction not in (FEDERAL, INTERNATIONAL)
+                    else f"location: {jurisdiction}",
                 }
             )
         events.append(
