@@ -1,0 +1,399 @@
+"""Intake models for platform reports and file details, shared by the XML interface, the JSON API and NDJSON.
+
+wire.py converts a schema-valid `report` into `ReportIntake` and a `fileDetails` into `FileDetailsIntake`; the
+JSON API and the NDJSON bulk intake validate the same models directly, so the service sees one shape. Models
+are frozen, refuse unknown fields, and hold only timezone-aware timestamps.
+
+Location clues stay inside their party; `location_evidence()` flattens them into one list naming each clue's
+party. The reporter's and law enforcement's addresses are left out on purpose: they locate the platform's
+office or the police, not the child or the reported person.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from enum import StrEnum
+from typing import Literal, get_args
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+class IncidentType(StrEnum):
+    """The eight incident types, spelled exactly as the interface spells them."""
+
+    CHILD_PORNOGRAPHY = "Child Pornography (possession, manufacture, and distribution)"
+    CHILD_SEX_TRAFFICKING = "Child Sex Trafficking"
+    CHILD_SEX_TOURISM = "Child Sex Tourism"
+    CHILD_SEXUAL_MOLESTATION = "Child Sexual Molestation"
+    MISLEADING_DOMAIN_NAME = "Misleading Domain Name"
+    MISLEADING_WORDS_OR_IMAGES = "Misleading Words or Digital Images on the Internet"
+    ONLINE_ENTICEMENT = "Online Enticement of Children for Sexual Acts"
+    UNSOLICITED_OBSCENE_MATERIAL = "Unsolicited Obscene Material Sent to a Child"
+
+
+# Small value sets stay Literal types: why reports were grouped (one reason so far), how a file relates to
+# its report ("Reported" unless the platform says otherwise), the industry hash-sharing scale, and what the
+# account was doing when the platform recorded an IP address or device id.
+BatchReason = Literal["VIRAL_POTENTIAL_MEME"]
+FileRelevance = Literal["Reported", "Supplemental Reported"]
+IndustryClassification = Literal["A1", "A2", "B1", "B2"]
+CaptureEvent = Literal["Login", "Registration", "Purchase", "Upload", "Other", "Unknown"]
+
+
+class ReportAnnotation(StrEnum):
+    """Flags a platform sets on a whole report."""
+
+    SEXTORTION = "sextortion"
+    CSAM_SOLICITATION = "csamSolicitation"
+    MINOR_TO_MINOR_INTERACTION = "minorToMinorInteraction"
+    SPAM = "spam"
+    SADISTIC_ONLINE_EXPLOITATION = "sadisticOnlineExploitation"
+
+
+class FileAnnotation(StrEnum):
+    """Flags a platform sets on one file."""
+
+    ANIME_DRAWING_VIRTUAL_HENTAI = "animeDrawingVirtualHentai"
+    POTENTIAL_MEME = "potentialMeme"
+    VIRAL = "viral"
+    POSSIBLE_SELF_PRODUCTION = "possibleSelfProduction"
+    PHYSICAL_HARM = "physicalHarm"
+    VIOLENCE_GORE = "violenceGore"
+    BESTIALITY = "bestiality"
+    LIVE_STREAMING = "liveStreaming"
+    INFANT = "infant"
+    GENERATIVE_AI = "generativeAi"
+
+
+class IncidentChannel(StrEnum):
+    """Where the incident happened: the eight kinds of incident detail."""
+
+    WEB_PAGE = "webPageIncident"
+    EMAIL = "emailIncident"
+    NEWSGROUP = "newsgroupIncident"
+    CHAT_IM = "chatImIncident"
+    ONLINE_GAMING = "onlineGamingIncident"
+    CELL_PHONE = "cellPhoneIncident"
+    NON_INTERNET = "nonInternetIncident"
+    PEER_TO_PEER = "peer2peerIncident"
+
+
+# Whose location evidence an item is.
+PartyRole = Literal["reported_person", "intended_recipient", "victim", "incident", "file"]
+
+
+class IntakeModel(BaseModel):
+    """Base of every intake model: immutable, and unknown fields are an error rather than silently dropped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Phone(IntakeModel):
+    number: str
+    type: str | None = None
+    verified: bool | None = None
+    country_calling_code: str | None = None
+    extension: str | None = None
+
+
+class Email(IntakeModel):
+    address: str
+    type: str | None = None
+    verified: bool | None = None
+
+
+class Address(IntakeModel):
+    type: str | None = None
+    street: str | None = None
+    city: str | None = None
+    zip_code: str | None = None
+    state: str | None = Field(default=None, description="US state or territory code, e.g. TX.")
+    non_usa_state: str | None = None
+    country: str | None = Field(default=None, description="ISO 3166 alpha-2 code, e.g. US.")
+
+
+class IpCaptureEvent(IntakeModel):
+    ip_address: str
+    event: CaptureEvent | None = None
+    at: AwareDatetime | None = None
+    possible_proxy: bool | None = None
+    port: int | None = None
+
+
+class DeviceId(IntakeModel):
+    id_type: str
+    id_value: str
+    event: CaptureEvent | None = None
+    at: AwareDatetime | None = None
+
+
+class EstimatedLocation(IntakeModel):
+    city: str | None = None
+    region: str | None = None
+    country_code: str | None = None
+    verified: bool | None = None
+    at: AwareDatetime | None = None
+
+
+class Person(IntakeModel):
+    first_name: str | None = None
+    last_name: str | None = None
+    phones: list[Phone] = Field(default_factory=list)
+    emails: list[Email] = Field(default_factory=list)
+    addresses: list[Address] = Field(default_factory=list)
+    age: int | None = Field(default=None, description="As the platform gave it; approximate for accounts.")
+    date_of_birth: date | None = None
+
+
+class AssociatedAccount(IntakeModel):
+    """Another account the platform links to a party (billing, linked, parent or guardian, ...)."""
+
+    type: str
+    person: Person = Field(default_factory=Person)
+    esp_service: str | None = None
+    esp_identifier: str | None = None
+    screen_name: str | None = None
+    ip_capture_events: list[IpCaptureEvent] = Field(default_factory=list)
+    device_ids: list[DeviceId] = Field(default_factory=list)
+
+
+class Party(IntakeModel):
+    """A reported person or user, an intended recipient, or a victim."""
+
+    person: Person = Field(default_factory=Person)
+    esp_identifier: str | None = None
+    esp_service: str | None = None
+    screen_name: str | None = None
+    display_names: list[str] = Field(default_factory=list)
+    profile_urls: list[str] = Field(default_factory=list)
+    ip_capture_events: list[IpCaptureEvent] = Field(default_factory=list)
+    device_ids: list[DeviceId] = Field(default_factory=list)
+    estimated_location: EstimatedLocation | None = None
+    associated_accounts: list[AssociatedAccount] = Field(default_factory=list)
+    prior_report_ids: list[int] = Field(default_factory=list)
+    school_name: str | None = None
+    vehicle_description: str | None = None
+    additional_info: str | None = None
+
+
+class IncidentDetail(IntakeModel):
+    """One `internetDetails` entry (or its JSON equivalent); only the fields of its channel are set."""
+
+    channel: IncidentChannel
+    urls: list[str] = Field(default_factory=list)
+    email_addresses: list[Email] = Field(default_factory=list)
+    name: str | None = Field(default=None, description="Newsgroup name.")
+    content: str | None = Field(default=None, description="Text of the message, post or chat, as given.")
+    chat_client: str | None = None
+    chat_room_name: str | None = None
+    game_name: str | None = None
+    console: str | None = None
+    phone: Phone | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    location_name: str | None = None
+    addresses: list[Address] = Field(default_factory=list)
+    client: str | None = Field(default=None, description="Peer-to-peer client.")
+    ip_capture_events: list[IpCaptureEvent] = Field(default_factory=list)
+    file_names: str | None = None
+    additional_info: str | None = None
+
+
+class Reporter(IntakeModel):
+    reporting_person: Person
+    contact_person: Person | None = None
+    company_template: str | None = None
+    terms_of_service: str | None = None
+    legal_url: str | None = None
+
+
+class LawEnforcementContact(IntakeModel):
+    agency_name: str
+    case_number: str | None = None
+    officer: Person | None = None
+    reported_to_law_enforcement: bool | None = None
+    served_legal_process_domestic: bool | None = None
+    served_legal_process_international: bool | None = None
+    international_process_country: str | None = None
+
+
+class BatchedReport(IntakeModel):
+    reason: BatchReason
+    grouped_report_ids: list[str] = Field(
+        default_factory=list,
+        description="The platform's ids of the grouped reports (JSON, NDJSON; XML carries only the reason).",
+    )
+
+
+class Coordinates(IntakeModel):
+    latitude: float = Field(ge=-90.0, le=90.0)
+    longitude: float = Field(ge=-180.0, le=180.0)
+
+
+EvidenceKind = Literal["ip", "estimated_location", "address", "phone", "coordinates"]
+
+
+class LocationEvidence(IntakeModel):
+    """One location clue with its party; the field named by `kind` holds the clue, the others stay empty.
+
+    One flat shape stores and serialises without the ambiguity of a union of look-alike models.
+    """
+
+    party: PartyRole
+    party_index: int = Field(description="Position of the party in its list (0-based); 0 for a file.")
+    source: str = Field(description="Where the clue sits in the intake, e.g. victims[0].person.addresses[1].")
+    kind: EvidenceKind
+    ip: IpCaptureEvent | None = None
+    estimated_location: EstimatedLocation | None = None
+    address: Address | None = None
+    phone: Phone | None = None
+    coordinates: Coordinates | None = None
+
+    @model_validator(mode="after")
+    def _exactly_the_named_clue(self) -> LocationEvidence:
+        filled = [name for name in get_args(EvidenceKind) if getattr(self, name) is not None]
+        if filled != [self.kind]:
+            raise ValueError(f"kind {self.kind!r} needs exactly its own clue field set, got {filled}")
+        return self
+
+
+class _Flattener:
+    """Collects the location clues of one party, incident detail or file under its role and index."""
+
+    def __init__(self, role: PartyRole, index: int) -> None:
+        self.role, self.index = role, index
+        self.items: list[LocationEvidence] = []
+
+    def add(self, source: str, kind: EvidenceKind, clue: IntakeModel) -> None:
+        evidence = {"party": self.role, "party_index": self.index, "source": source, "kind": kind, kind: clue}
+        self.items.append(LocationEvidence.model_validate(evidence))
+
+    def ips(self, events: list[IpCaptureEvent], where: str) -> None:
+        for i, event in enumerate(events):
+            self.add(f"{where}[{i}]", "ip", event)
+
+    def person(self, person: Person, where: str) -> None:
+        for i, address in enumerate(person.addresses):
+            self.add(f"{where}.addresses[{i}]", "address", address)
+        for i, phone in enumerate(person.phones):
+            self.add(f"{where}.phones[{i}]", "phone", phone)
+
+    def party(self, party: Party, where: str) -> None:
+        self.ips(party.ip_capture_events, f"{where}.ip_capture_events")
+        if party.estimated_location is not None:
+            self.add(f"{where}.estimated_location", "estimated_location", party.estimated_location)
+        self.person(party.person, f"{where}.person")
+        for i, account in enumerate(party.associated_accounts):
+            self.ips(account.ip_capture_events, f"{where}.associated_accounts[{i}].ip_capture_events")
+            self.person(account.person, f"{where}.associated_accounts[{i}].person")
+
+    def incident(self, detail: IncidentDetail, where: str) -> None:
+        if detail.phone is not None:
+            self.add(f"{where}.phone", "phone", detail.phone)
+        coordinates = _usable_coordinates(detail.latitude, detail.longitude)
+        if coordinates is not None:
+            self.add(where, "coordinates", coordinates)
+        for i, address in enumerate(detail.addresses):
+            self.add(f"{where}.addresses[{i}]", "address", address)
+        self.ips(detail.ip_capture_events, f"{where}.ip_capture_events")
+
+
+def _usable_coordinates(latitude: float | None, longitude: float | None) -> Coordinates | None:
+    """Both present, finite and on the globe; the schema allows any double, including INF and NaN."""
+    if latitude is None or longitude is None or not (math.isfinite(latitude) and math.isfinite(longitude)):
+        return None
+    if -90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0:
+        return Coordinates(latitude=latitude, longitude=longitude)
+    return None
+
+
+class ReportIntake(IntakeModel):
+    """A platform's report as intake receives it, before it is stored."""
+
+    incident_type: IncidentType
+    incident_at: AwareDatetime
+    incident_time_description: str | None = None
+    platform: str | None = Field(default=None, description="The application where the content was found.")
+    escalation_reason: str | None = Field(
+        default=None,
+        description="Set (possibly empty) when the platform asks for urgent handling (a child at risk now).",
+    )
+    annotations: list[ReportAnnotation] = Field(default_factory=list)
+    batch: BatchedReport | None = None
+    incident_details: list[IncidentDetail] = Field(default_factory=list)
+    law_enforcement: LawEnforcementContact | None = None
+    reporter: Reporter
+    reported_persons: list[Party] = Field(default_factory=list)
+    intended_recipients: list[Party] = Field(default_factory=list)
+    victims: list[Party] = Field(default_factory=list)
+    additional_info: str | None = None
+
+    @property
+    def escalated(self) -> bool:
+        """Whether the platform asked for urgent handling."""
+        return self.escalation_reason is not None
+
+    def location_evidence(self) -> list[LocationEvidence]:
+        """Every location clue in the report, flattened, each naming the party it came from."""
+        items: list[LocationEvidence] = []
+        groups: tuple[tuple[PartyRole, str, list[Party]], ...] = (
+            ("reported_person", "reported_persons", self.reported_persons),
+            ("intended_recipient", "intended_recipients", self.intended_recipients),
+            ("victim", "victims", self.victims),
+        )
+        for role, field, parties in groups:
+            for index, party in enumerate(parties):
+                flattener = _Flattener(role, index)
+                flattener.party(party, f"{field}[{index}]")
+                items.extend(flattener.items)
+        for index, detail in enumerate(self.incident_details):
+            flattener = _Flattener("incident", index)
+            flattener.incident(detail, f"incident_details[{index}]")
+            items.extend(flattener.items)
+        return items
+
+
+class FileHash(IntakeModel):
+    hash_type: str = Field(description="Upper case without separators: MD5, SHA1, SHA256, PDQ, ...")
+    value: str
+
+
+class MetadataPair(IntakeModel):
+    name: str
+    value: str
+
+
+class FileMetadata(IntakeModel):
+    type: Literal["EXIF", "HASH"] | None = None
+    pairs: list[MetadataPair]
+
+
+class FileDetailsIntake(IntakeModel):
+    """What a platform tells us about one uploaded file."""
+
+    report_id: int
+    file_id: str
+    file_name: str | None = None
+    original_file_name: str | None = None
+    uploaded_to_platform_at: AwareDatetime | None = None
+    location_of_file: str | None = None
+    viewed_by_platform: bool | None = None
+    exif_viewed_by_platform: bool | None = None
+    publicly_available: bool | None = None
+    relevance: FileRelevance = "Reported"
+    annotations: list[FileAnnotation] = Field(default_factory=list)
+    industry_classification: IndustryClassification | None = None
+    original_hashes: list[FileHash] = Field(default_factory=list)
+    upload_ip: IpCaptureEvent | None = None
+    device_ids: list[DeviceId] = Field(default_factory=list)
+    metadata: list[FileMetadata] = Field(default_factory=list)
+    additional_info: list[str] = Field(default_factory=list)
+
+    def location_evidence(self) -> list[LocationEvidence]:
+        """The upload IP address, if given, as location evidence of the file."""
+        if self.upload_ip is None:
+            return []
+        flattener = _Flattener("file", 0)
+        flattener.add("upload_ip", "ip", self.upload_ip)
+        return flattener.items
