@@ -3,13 +3,16 @@
 set -euo pipefail
 
 need=()
+# Listings are captured first: with pipefail, `grep -q` closing a pipe early would fail the listing command.
+libraries=$(ldconfig -p 2>/dev/null || true)
+fonts=$(fc-list 2>/dev/null || true)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-# WeasyPrint renders PDFs through Pango.
-ldconfig -p 2>/dev/null | grep -q libpango-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
-ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || need+=(libharfbuzz-subset0)
+# WeasyPrint renders PDFs through Pango, and subsets fonts with HarfBuzz.
+grep -q libpango-1.0 <<<"$libraries" || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+grep -q libharfbuzz-subset <<<"$libraries" || need+=(libharfbuzz-subset0)
 # The page tests drive Debian's Chromium headless.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
-fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+grep -qi dejavu <<<"$fonts" || need+=(fonts-dejavu-core)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
