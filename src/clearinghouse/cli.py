@@ -7,12 +7,10 @@ from typing import Annotated
 import typer
 
 from clearinghouse import __version__
-from clearinghouse.access.cli import platforms_app
 from clearinghouse.db.cli import db_app
 from clearinghouse.impact.cli import sheet_app
 from clearinghouse.impact.publish import all_command, render_command
 from clearinghouse.simulate.cli import demo_command
-from clearinghouse.web.cli import serve_command
 
 app = typer.Typer(
     name="clearinghouse",
@@ -25,8 +23,6 @@ app.add_typer(sheet_app, name="sheet")
 # `sheet render` and `sheet all` count from the store; they are registered on sheet_app where they are defined.
 __all__ = ["all_command", "app", "render_command"]
 app.command("demo")(demo_command)
-app.command("serve")(serve_command)
-app.add_typer(platforms_app, name="platforms")
 
 
 def _version(value: bool) -> None:
