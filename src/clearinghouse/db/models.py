@@ -22,8 +22,8 @@ PROGRAM_MODELS = (
 for _module in PROGRAM_MODELS:
     try:
         importlib.import_module(_module)
-    except ModuleNotFoundError as error:  # a program without tables yet
-        if error.name != _module:
+    except ModuleNotFoundError as error:  # a program without tables yet (its package or its models module)
+        if error.name is None or not (_module == error.name or _module.startswith(error.name + ".")):
             raise
 
 metadata = Base.metadata
