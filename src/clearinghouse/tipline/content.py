@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pdqhash
-from PIL import Image
+from PIL import Image, ImageFile
 
 # Decoders we let Pillow try. Some other formats are decoded by external programs through temporary files
 # (EPS runs Ghostscript on a temp file), which would put the content on disk; an image in any other format
@@ -57,6 +57,9 @@ def _image_hash(data: bytes) -> tuple[str, str, int] | None:
     """(format, PDQ hex, quality) when the bytes are a still image we can decode, else None."""
     # No warnings.catch_warnings() here: it swaps process-wide state and is not safe in a threaded server.
     # Pillow's decompression-bomb warning needs no handling anyway: the pixel cap below is lower.
+    # WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES on import, which would hash a truncated
+    # upload as a blank picture; our sheets embed no raster images, so decoding stays strict everywhere.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
             image_format = image.format or "unknown"
