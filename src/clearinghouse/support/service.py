@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.access import audit
 from clearinghouse.errors import Conflict, InputError, NotFound, require_aware, require_order, require_past
-from clearinghouse.geo import service as geo_service
-from clearinghouse.geo.jurisdictions import UnknownJurisdiction, find_state
 from clearinghouse.missing import service as missing_service
 from clearinghouse.support.models import (
     MentalHealthReferral,
@@ -30,6 +28,9 @@ from clearinghouse.support.models import (
     ReferralStatus,
 )
 from clearinghouse.support.schemas import PeerContactCreate, RecipientCreate, ReferralCreate
+from clearinghouse.validation import check_page as _check_page
+from clearinghouse.validation import coerce_enum as _enum
+from clearinghouse.validation import state_code as _state_code
 
 RECIPIENT = "support_recipient"
 CONTACT = "peer_support_contact"
@@ -37,31 +38,6 @@ REFERRAL = "mental_health_referral"
 MAX_PAGE = 1000
 
 E = TypeVar("E", bound=enum.Enum)
-
-
-def _enum(field: str, enum_type: type[E], given: object) -> E:
-    try:
-        return enum_type(given)
-    except ValueError:
-        allowed = ", ".join(str(member.value) for member in enum_type)
-        raise InputError(field, f"expected one of: {allowed}", given) from None
-
-
-def _state_code(session: Session, field: str, given: str) -> str:
-    try:
-        code = find_state(given).code
-    except UnknownJurisdiction as error:
-        raise InputError(field, f"expected {error.expected}", given) from None
-    if geo_service.get_jurisdiction(session=session, code=code) is None:
-        raise InputError(field, f"{code} is not in the jurisdiction directory (seed it first)", given)
-    return code
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InputError("limit", f"expected 1 to {MAX_PAGE}", limit)
-    if offset < 0:
-        raise InputError("offset", "expected 0 or more", offset)
 
 
 def _existing_recipient(session: Session, recipient_id: int) -> Recipient:

@@ -24,6 +24,8 @@ from clearinghouse.errors import Conflict, InputError, NotFound, require_aware, 
 from clearinghouse.geo import service as geo_service
 from clearinghouse.geo.jurisdictions import UnknownJurisdiction, find_state
 from clearinghouse.geo.models import Agency
+from clearinghouse.validation import check_page as _check_page
+from clearinghouse.validation import coerce_enum as _enum
 from clearinghouse.victim_id.models import Identification, Series, SeriesStatus, Submission, SubmissionStatus
 from clearinghouse.victim_id.schemas import IdentificationCreate, SeriesCreate, SubmissionCreate
 
@@ -36,14 +38,6 @@ UNREVIEWED = (SubmissionStatus.RECEIVED, SubmissionStatus.IN_REVIEW)
 E = TypeVar("E", bound=enum.Enum)
 
 
-def _enum(field: str, enum_type: type[E], given: object) -> E:
-    try:
-        return enum_type(given)
-    except ValueError:
-        allowed = ", ".join(str(member.value) for member in enum_type)
-        raise InputError(field, f"expected one of: {allowed}", given) from None
-
-
 def _jurisdiction_code(session: Session, field: str, given: str) -> str:
     # Submitting agencies include the FED and INTL liaisons, so their codes are accepted beside state names.
     try:
@@ -53,13 +47,6 @@ def _jurisdiction_code(session: Session, field: str, given: str) -> str:
     if geo_service.get_jurisdiction(session=session, code=code) is None:
         raise InputError(field, "expected a state name or a jurisdiction code in the directory", given)
     return code
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InputError("limit", f"expected 1 to {MAX_PAGE}", limit)
-    if offset < 0:
-        raise InputError("offset", "expected 0 or more", offset)
 
 
 def _audit(session: Session, actor: str, action: str, subject: str, subject_id: int, detail: dict[str, Any]) -> None:

@@ -1,0 +1,45 @@
+"""Checks shared by every program's services: enum values, state codes and page bounds, as InputErrors."""
+
+from __future__ import annotations
+
+import enum
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from clearinghouse.errors import InputError
+from clearinghouse.geo import service as geo_service
+from clearinghouse.geo.jurisdictions import UnknownJurisdiction, find_state
+
+MAX_PAGE = 1000
+"""The most rows one list call returns."""
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def coerce_enum(field: str, enum_type: type[E], given: object) -> E:
+    """``given`` as a member of ``enum_type``, or an InputError listing the allowed values."""
+    try:
+        return enum_type(given)
+    except ValueError:
+        allowed = ", ".join(str(member.value) for member in enum_type)
+        raise InputError(field, f"expected one of: {allowed}", given) from None
+
+
+def state_code(session: Session, field: str, given: str) -> str:
+    """The code of a state named or abbreviated in any case, which must be in the store's directory."""
+    try:
+        code = find_state(given).code
+    except UnknownJurisdiction as error:
+        raise InputError(field, f"expected {error.expected}", given) from None
+    if geo_service.get_jurisdiction(session=session, code=code) is None:
+        raise InputError(field, f"{code} is not in the jurisdiction directory (seed it first)", given)
+    return code
+
+
+def check_page(limit: int, offset: int) -> None:
+    """A list call's bounds: 1 to MAX_PAGE rows, from a non-negative offset."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError("limit", f"expected 1 to {MAX_PAGE}", limit)
+    if offset < 0:
+        raise InputError("offset", "expected 0 or more", offset)
