@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 12:29:51.889156
+Create Date: 2026-11-21 13:00:55.174154
 """
 
 from collections.abc import Sequence
@@ -38,6 +38,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_events_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
         batch_op.create_index("ix_audit_events_subject", ["subject_type", "subject_id"], unique=False)
+
+    op.create_table(
+        "hash_banks",
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("KNOWN_ABUSE", "IDENTIFIED_SERIES", "ALLOW_LIST", name="bankkind", native_enum=False, length=24),
+            nullable=False,
+        ),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("created_at", clearinghouse.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hash_banks")),
+        sa.UniqueConstraint("name", name=op.f("uq_hash_banks_name")),
+    )
+    with op.batch_alter_table("hash_banks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_hash_banks_kind"), ["kind"], unique=False)
 
     op.create_table(
         "jurisdictions",
@@ -119,6 +137,27 @@ def upgrade() -> None:
     with op.batch_alter_table("agencies", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_agencies_jurisdiction_code"), ["jurisdiction_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_agencies_kind"), ["kind"], unique=False)
+
+    op.create_table(
+        "hash_bank_entries",
+        sa.Column("bank_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("series", sa.String(length=200), nullable=True),
+        sa.Column("category", sa.String(length=40), nullable=True),
+        sa.Column("victim_identified", sa.Boolean(), nullable=True),
+        sa.Column("added_at", clearinghouse.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "attributes", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("created_at", clearinghouse.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bank_id"], ["hash_banks.id"], name=op.f("fk_hash_bank_entries_bank_id_hash_banks"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hash_bank_entries")),
+    )
+    with op.batch_alter_table("hash_bank_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_hash_bank_entries_bank_id"), ["bank_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_hash_bank_entries_series"), ["series"], unique=False)
 
     op.create_table(
         "missing_cases",
@@ -281,6 +320,31 @@ def upgrade() -> None:
         batch_op.create_index("ix_tipline_reports_queue", ["status", "processed_at"], unique=False)
         batch_op.create_index("ix_tipline_reports_received", ["received_at"], unique=False)
         batch_op.create_index("ix_tipline_reports_status_changed", ["status", "last_changed_at"], unique=False)
+
+    op.create_table(
+        "hash_bank_hashes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("bank_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("hash_type", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.String(length=300), nullable=False),
+        sa.Column("quality", sa.SmallInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["bank_id"], ["hash_banks.id"], name=op.f("fk_hash_bank_hashes_bank_id_hash_banks"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["hash_bank_entries.id"],
+            name=op.f("fk_hash_bank_hashes_entry_id_hash_bank_entries"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hash_bank_hashes")),
+        sa.UniqueConstraint("entry_id", "hash_type", name="uq_hash_bank_hashes_entry_type"),
+    )
+    with op.batch_alter_table("hash_bank_hashes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_hash_bank_hashes_bank_id"), ["bank_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_hash_bank_hashes_entry_id"), ["entry_id"], unique=False)
+        batch_op.create_index("ix_hash_bank_hashes_type_value", ["hash_type", "value"], unique=False)
 
     op.create_table(
         "missing_case_events",
@@ -695,6 +759,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_missing_case_events_case_id"))
 
     op.drop_table("missing_case_events")
+    with op.batch_alter_table("hash_bank_hashes", schema=None) as batch_op:
+        batch_op.drop_index("ix_hash_bank_hashes_type_value")
+        batch_op.drop_index(batch_op.f("ix_hash_bank_hashes_entry_id"))
+        batch_op.drop_index(batch_op.f("ix_hash_bank_hashes_bank_id"))
+
+    op.drop_table("hash_bank_hashes")
     with op.batch_alter_table("tipline_reports", schema=None) as batch_op:
         batch_op.drop_index("ix_tipline_reports_status_changed")
         batch_op.drop_index("ix_tipline_reports_received")
@@ -712,6 +782,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_missing_cases_intake_key")
 
     op.drop_table("missing_cases")
+    with op.batch_alter_table("hash_bank_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_hash_bank_entries_series"))
+        batch_op.drop_index(batch_op.f("ix_hash_bank_entries_bank_id"))
+
+    op.drop_table("hash_bank_entries")
     with op.batch_alter_table("agencies", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_agencies_kind"))
         batch_op.drop_index(batch_op.f("ix_agencies_jurisdiction_code"))
@@ -720,6 +795,10 @@ def downgrade() -> None:
     op.drop_table("vid_series")
     op.drop_table("platform_accounts")
     op.drop_table("jurisdictions")
+    with op.batch_alter_table("hash_banks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_hash_banks_kind"))
+
+    op.drop_table("hash_banks")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_subject")
         batch_op.drop_index(batch_op.f("ix_audit_events_at"))

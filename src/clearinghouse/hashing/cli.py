@@ -1,0 +1,210 @@
+"""Command-line commands of hash matching: `hash`, `match` and `banks ...` (mounted on `clearinghouse`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from clearinghouse.errors import ClearinghouseError, InputError
+from clearinghouse.hashing import service, types
+from clearinghouse.hashing.image import hash_content
+from clearinghouse.hashing.models import BankKind
+from clearinghouse.hashing.schemas import HashQuery, ImportFormatError
+from clearinghouse.hashing.transfer import FileFormat, export_text, import_file
+
+banks_app = typer.Typer(help="Manage hash banks: import, export, list and snapshot.", no_args_is_help=True)
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Store URL; default CLEARINGHOUSE_DATABASE_URL or the embedded SQLite file."),
+]
+
+
+def _open(url: str | None) -> Any:
+    from clearinghouse.db.engine import open_store
+
+    return open_store(url)
+
+
+def _echo_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def hash_command(
+    files: Annotated[list[Path], typer.Argument(help="Files to hash (read into memory, never copied).")],
+) -> None:
+    """Print each file's MD5, SHA-1, SHA-256 and PDQ with its quality, as JSON."""
+    output = []
+    for path in files:
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            raise _fail(f"{path}: {error.strerror or error}") from error
+        output.append({"file": str(path), **hash_content(content).as_dict()})
+    _echo_json(output)
+
+
+def _query_for(item: str) -> tuple[HashQuery, dict[str, Any]]:
+    """A lookup for a file path, ``type:value``, or a bare value whose length tells its type."""
+    path = Path(item)
+    if path.is_file():
+        hashes = hash_content(path.read_bytes())
+        query = HashQuery(
+            ref=item,
+            md5=hashes.md5,
+            sha1=hashes.sha1,
+            sha256=hashes.sha256,
+            pdq=hashes.pdq,
+            pdq_quality=hashes.pdq_quality,
+        )
+        return query, {"file": item, **hashes.as_dict()}
+    name, _, value = item.partition(":")
+    if value:
+        chosen = [types.get(name)]
+    else:
+        value = item
+        chosen = types.guess(value)
+        if not chosen:
+            raise InputError("input", "neither a file nor a hash (md5, sha1, sha256 or pdq; or TYPE:VALUE)", item)
+    fields: dict[str, str] = {}
+    for hash_type in chosen:
+        if hash_type.name not in ("md5", "sha1", "sha256", "pdq"):
+            raise InputError("input", f"{hash_type.name} values cannot be looked up", item)
+        fields[hash_type.name] = hash_type.normalise(value)
+    query = HashQuery(ref=item, **fields)
+    return query, {"hash": item, **fields}
+
+
+def match_command(
+    items: Annotated[list[str], typer.Argument(help="Files, or hashes as TYPE:VALUE or a bare MD5/SHA-1/SHA-256/PDQ.")],
+    url: UrlOption = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option("--snapshot", help="Start from this matcher snapshot instead of reading every bank hash."),
+    ] = None,
+) -> None:
+    """Print every match of each file or hash (bank, series, distance) as JSON; allow-lists suppress matches.
+
+    A bare 64-digit value is looked up both as SHA-256 and as PDQ.
+    """
+    from clearinghouse.hashing.matcher import Matcher
+
+    try:
+        pairs = [_query_for(item) for item in items]
+    except (InputError, OSError) as error:
+        raise _fail(str(error), 2) from error
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            matcher = Matcher.load(snapshot) if snapshot else Matcher.from_store(session=session)
+            results = matcher.lookup_many(session=session, queries=[query for query, _ in pairs])
+            matcher.close()
+    finally:
+        store.dispose()
+    output = []
+    for (_, described), result in zip(pairs, results, strict=True):
+        output.append(
+            {
+                **described,
+                "matches": [match.model_dump(mode="json") for match in result.matches],
+                "allow_listed": [match.model_dump(mode="json") for match in result.allow_listed],
+                "suppressed": result.suppressed,
+                "pdq_skipped": result.pdq_skipped,
+            }
+        )
+    _echo_json(output)
+
+
+@banks_app.command("import")
+def import_command(
+    file: Annotated[
+        Path, typer.Argument(help="A VICS JSON (.json) or CSV (.csv) hash set.", exists=True, dir_okay=False)
+    ],
+    bank: Annotated[str, typer.Option("--bank", help="Bank to load into; created when missing.")],
+    kind: Annotated[BankKind, typer.Option("--kind", help="What the bank's hashes are (needed to create it).")],
+    source: Annotated[str, typer.Option("--source", help="Who provided the hashes (recorded on a new bank).")] = "",
+    file_format: Annotated[
+        FileFormat | None, typer.Option("--format", help="vics or csv; default: from the file's extension.")
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Load a hash set into a bank; bad records are listed with their line, good ones still load."""
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            target = service.get_or_create_bank(session=session, name=bank, kind=kind, source=source)
+            report = import_file(session=session, bank=target, path=file, file_format=file_format)
+    except ImportFormatError as error:
+        raise _fail(f"{file}: line {error.line}: {error.reason}; nothing was loaded") from error
+    except ClearinghouseError as error:
+        raise _fail(str(error)) from error
+    finally:
+        store.dispose()
+    _echo_json(report.model_dump(mode="json"))
+
+
+@banks_app.command("list")
+def list_command(url: UrlOption = None) -> None:
+    """Print every bank with its kind, source and numbers of entries and hashes, as JSON."""
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            banks = service.list_banks(session=session)
+    finally:
+        store.dispose()
+    _echo_json([bank.model_dump(mode="json") for bank in banks])
+
+
+@banks_app.command("export")
+def export_command(
+    bank: Annotated[str, typer.Argument(help="Name of the bank to export.")],
+    file_format: Annotated[FileFormat, typer.Option("--format", help="vics or csv.")] = FileFormat.VICS,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default: standard output.")
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Write a bank as VICS JSON or CSV."""
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            text, skipped = export_text(
+                session=session, bank=service.get_bank(session=session, name=bank), file_format=file_format
+            )
+    except ClearinghouseError as error:
+        raise _fail(str(error)) from error
+    finally:
+        store.dispose()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+    if skipped:
+        typer.echo(f"{skipped} entries have no MD5 or SHA-1 and are not in the VICS file", err=True)
+
+
+@banks_app.command("snapshot")
+def snapshot_command(
+    directory: Annotated[Path, typer.Argument(help="Directory to write the snapshot to (replaced in one step).")],
+    url: UrlOption = None,
+) -> None:
+    """Build the matcher from every bank and write its snapshot, for workers to start from (`match --snapshot`)."""
+    from clearinghouse.hashing.matcher import Matcher
+
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            matcher = Matcher.from_store(session=session)
+    finally:
+        store.dispose()
+    matcher.save(directory)
+    matcher.close()
+    _echo_json({"directory": str(directory), "hashes": len(matcher), "high_water": matcher.high_water})

@@ -1,0 +1,146 @@
+"""Hash sets as CSV: one known file a row, reading into bank entries and writing a bank back out.
+
+Columns (header row required, any order): ``md5``, ``sha1``, ``sha256``, ``pdq`` (at least one per row),
+``pdq_quality`` (0 to 100), ``series``, ``category``, ``victim_identified`` (true/false/yes/no/1/0),
+``added_at`` (ISO 8601 with a time zone) and ``attributes`` (a JSON object). Any other column is kept in the
+entry's attributes under its header. A file without a header naming at least one hash column is refused
+whole; a bad row is reported with its line and the other rows still load.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from clearinghouse.errors import InputError
+from clearinghouse.hashing.models import BankEntry
+from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, RowError, error_reason
+
+HASH_COLUMNS = ("md5", "sha1", "sha256", "pdq")
+COLUMNS = (*HASH_COLUMNS, "pdq_quality", "series", "category", "victim_identified", "added_at", "attributes")
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0"}
+
+
+def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
+    """Entries of a CSV text and the rows refused; :class:`ImportFormatError` when the header is unusable."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise ImportFormatError(1, f"not readable as CSV: {error}") from error
+    if not header:
+        raise ImportFormatError(1, "empty file: expected a header row")
+    names = [name.strip().lower() for name in header]
+    if not any(name in HASH_COLUMNS for name in names):
+        raise ImportFormatError(1, f"the header names no hash column; expected one of {', '.join(HASH_COLUMNS)}")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ImportFormatError(1, f"repeated column(s) in the header: {', '.join(duplicates)}")
+    entries: list[EntryIn] = []
+    errors: list[RowError] = []
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            errors.append(RowError(line=start, reason=f"not readable as CSV: {error}"))
+            start = reader.line_num + 1
+            continue
+        line, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(names):
+            errors.append(RowError(line=line, reason=f"expected {len(names)} fields, found {len(row)}"))
+            continue
+        try:
+            entries.append(entry_from_row(dict(zip(names, row, strict=True)), original=header))
+        except (InputError, ValidationError, ValueError) as error:
+            errors.append(RowError(line=line, reason=error_reason(error)))
+    return entries, errors
+
+
+def entry_from_row(row: dict[str, str], *, original: list[str] | None = None) -> EntryIn:
+    """A bank entry from one row keyed by lower-case column name (errors name the column)."""
+    hashes = {name: row[name].strip() for name in HASH_COLUMNS if row.get(name, "").strip()}
+    if not hashes:
+        raise InputError("md5", f"a row needs at least one of {', '.join(HASH_COLUMNS)}")
+    attributes: dict[str, Any] = {}
+    raw_attributes = row.get("attributes", "").strip()
+    if raw_attributes:
+        try:
+            attributes = json.loads(raw_attributes)
+        except json.JSONDecodeError as error:
+            raise InputError("attributes", f"not valid JSON ({error.msg})", raw_attributes) from error
+        if not isinstance(attributes, dict):
+            raise InputError("attributes", "must be a JSON object", raw_attributes)
+    headers = {name.strip().lower(): name.strip() for name in original or row}
+    for name, value in row.items():
+        if name not in COLUMNS and value.strip():
+            attributes[headers.get(name, name)] = value
+    quality = row.get("pdq_quality", "").strip()
+    if quality and "pdq" not in hashes:
+        raise InputError("pdq_quality", "given without a pdq hash", quality)
+    return EntryIn(
+        hashes=hashes,
+        pdq_quality=int(quality) if quality else None,
+        series=row.get("series") or None,
+        category=row.get("category") or None,
+        victim_identified=_flag(row.get("victim_identified", "")),
+        added_at=_timestamp(row.get("added_at", "")),
+        attributes=attributes,
+    )
+
+
+def _flag(value: str) -> bool | None:
+    text = value.strip().lower()
+    if not text:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InputError("victim_identified", "expected true or false (or yes/no, 1/0, or empty)", value)
+
+
+def _timestamp(value: str) -> dt.datetime | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError as error:
+        raise InputError("added_at", "expected an ISO 8601 date and time with a time zone", value) from error
+    if parsed.tzinfo is None:
+        raise InputError("added_at", "must carry a time zone (for example 2024-05-01T12:00:00+00:00)", value)
+    return parsed.astimezone(dt.UTC)
+
+
+def export(entries: Iterable[BankEntry]) -> str:
+    """CSV text of the entries, with every column of :data:`COLUMNS`."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for entry in entries:
+        values = {row.hash_type: row for row in entry.hashes}
+        pdq = values.get("pdq")
+        writer.writerow(
+            [
+                *(values[name].value if name in values else "" for name in HASH_COLUMNS),
+                "" if pdq is None or pdq.quality is None else pdq.quality,
+                entry.series or "",
+                entry.category or "",
+                "" if entry.victim_identified is None else str(entry.victim_identified).lower(),
+                entry.added_at.astimezone(dt.UTC).isoformat(),
+                json.dumps(entry.attributes, sort_keys=True, ensure_ascii=False) if entry.attributes else "",
+            ]
+        )
+    return out.getvalue()

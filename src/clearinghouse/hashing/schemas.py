@@ -1,0 +1,207 @@
+"""Input and output models of hash matching: banks, entries, import reports, lookups and matches."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from clearinghouse.errors import InputError, require_aware
+from clearinghouse.hashing import types
+from clearinghouse.hashing.models import BankKind
+
+
+class BankCreate(BaseModel):
+    """A new bank."""
+
+    name: str = Field(min_length=1, max_length=120, description="Unique name, used on the command line.")
+    kind: BankKind
+    source: str = Field(default="", max_length=200, description="Who provided the hashes.")
+    description: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        stripped = value.strip()
+        if not stripped:
+            raise ValueError("must not be blank")
+        return stripped
+
+
+class BankRead(BaseModel):
+    """A bank with its size."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: BankKind
+    source: str
+    description: str | None
+    created_at: dt.datetime
+    entry_count: int = 0
+    hash_count: int = 0
+
+
+class EntryIn(BaseModel):
+    """One known file to put in a bank, whatever format it came from; hashes are validated and normalised."""
+
+    hashes: dict[str, str] = Field(description="Hash values by hash type name (md5, sha1, sha256, pdq).")
+    pdq_quality: int | None = Field(default=None, ge=0, le=100)
+    series: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=40)
+    victim_identified: bool | None = None
+    added_at: dt.datetime | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("hashes")
+    @classmethod
+    def _normalise_hashes(cls, value: dict[str, str]) -> dict[str, str]:
+        normalised: dict[str, str] = {}
+        for name, raw in value.items():
+            hash_type = types.get(name)
+            normalised[hash_type.name] = hash_type.normalise(raw)
+        if not normalised:
+            raise ValueError("at least one hash is needed (md5, sha1, sha256 or pdq)")
+        return normalised
+
+    @field_validator("added_at")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return None if value is None else require_aware("added_at", value)
+
+    @field_validator("series", "category")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return value.strip() or None
+
+
+class HashRead(BaseModel):
+    """One hash of an entry."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    hash_type: str
+    value: str
+    quality: int | None
+
+
+class EntryRead(BaseModel):
+    """An entry of a bank with its hashes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    bank_id: int
+    series: str | None
+    category: str | None
+    victim_identified: bool | None
+    added_at: dt.datetime
+    attributes: dict[str, Any]
+    hashes: list[HashRead]
+
+
+class ImportFormatError(InputError):
+    """A file refused as a whole (nothing of it is loaded): the line where it goes wrong and why."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        self.line = line
+        self.reason = reason
+        super().__init__(f"line {line}", reason)
+
+
+def error_reason(error: Exception) -> str:
+    """A one-line reason for a refused record: each field at fault and what is wrong with it."""
+    if not isinstance(error, ValidationError):
+        return str(error)
+    reasons = []
+    for item in error.errors():
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, InputError):  # our own validation already names the field
+            reasons.append(str(cause))
+        else:
+            where = ".".join(str(part) for part in item["loc"]) or "record"
+            reasons.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(reasons)
+
+
+class RowError(BaseModel):
+    """A record of an import file that was not loaded: where it is and why."""
+
+    line: int = Field(description="Line of the file where the record starts (1-based).")
+    reason: str
+
+
+class ImportReport(BaseModel):
+    """What an import did: entries added and updated, and the records refused with their reasons."""
+
+    bank: str
+    format: str
+    added: int = 0
+    updated: int = 0
+    errors: list[RowError] = Field(default_factory=list)
+
+
+class HashQuery(BaseModel):
+    """The hashes of one file to look up; any may be missing. ``ref`` is the caller's own reference."""
+
+    ref: str | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = Field(default=None, ge=0, le=100)
+
+    @field_validator("md5", "sha1", "sha256", "pdq")
+    @classmethod
+    def _normalise(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not str(value).strip():
+            return None
+        return types.get(str(info.field_name)).normalise(value)
+
+    @model_validator(mode="after")
+    def _quality_needs_pdq(self) -> HashQuery:
+        if self.pdq_quality is not None and self.pdq is None:
+            raise ValueError("pdq_quality is given without a pdq hash")
+        return self
+
+    def values(self) -> dict[str, str]:
+        """The hashes present, by type name."""
+        present = {"md5": self.md5, "sha1": self.sha1, "sha256": self.sha256, "pdq": self.pdq}
+        return {name: value for name, value in present.items() if value is not None}
+
+
+class MatchRead(BaseModel):
+    """A bank hash that a query matched: which bank, which entry, its series and how far apart they are."""
+
+    bank_id: int
+    bank: str
+    bank_kind: BankKind
+    entry_id: int
+    hash_id: int
+    hash_type: str
+    value: str
+    distance: int = Field(description="0 for equal values; Hamming distance (of 256 bits) for PDQ.")
+    series: str | None
+    category: str | None
+    victim_identified: bool | None
+    surge: bool = Field(default=False, description="This bank hash matches far more than its share of lookups.")
+
+
+class LookupResult(BaseModel):
+    """Everything one query matched. Allow-list hits suppress the other matches of the same query."""
+
+    query: HashQuery
+    matches: list[MatchRead] = Field(default_factory=list)
+    allow_listed: list[MatchRead] = Field(default_factory=list)
+    suppressed: int = Field(default=0, description="Matches withheld because the file is on an allow-list.")
+    pdq_skipped: str | None = Field(default=None, description="Why the PDQ hash was not matched, if it was not.")
+
+    @property
+    def matched(self) -> bool:
+        """Whether anything (other than an allow-list) matched."""
+        return bool(self.matches)

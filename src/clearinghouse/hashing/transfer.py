@@ -1,0 +1,66 @@
+"""Bank files in and out: choosing the format (VICS JSON or CSV), reading a file into a bank, writing one."""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from clearinghouse.errors import InputError
+from clearinghouse.hashing import csvio, service, vics
+from clearinghouse.hashing.models import HashBank
+from clearinghouse.hashing.schemas import EntryIn, ImportReport, RowError
+
+
+class FileFormat(enum.StrEnum):
+    """Formats of bank files."""
+
+    VICS = "vics"
+    CSV = "csv"
+
+    @classmethod
+    def of(cls, path: Path) -> FileFormat:
+        """The format a file's name implies: ``.json`` is VICS, ``.csv`` is CSV."""
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            return cls.VICS
+        if suffix == ".csv":
+            return cls.CSV
+        raise InputError("format", "cannot tell the format from the file name; give vics or csv", path.name)
+
+
+def parse(text: str, file_format: FileFormat) -> tuple[list[EntryIn], list[RowError]]:
+    """Entries and refused records of a bank file's text; ``ImportFormatError`` refuses the whole file."""
+    if file_format is FileFormat.VICS:
+        return vics.parse(text)
+    return csvio.parse(text)
+
+
+def read_file(path: Path) -> str:
+    """A bank file's text (UTF-8, a byte-order mark allowed)."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError("file", f"not UTF-8 text (byte {error.start})", path.name) from error
+
+
+def import_file(*, session: Session, bank: HashBank, path: Path, file_format: FileFormat | None = None) -> ImportReport:
+    """Load a bank file into ``bank``: good records are added or updated, bad ones reported by line.
+
+    A malformed file raises before anything is written, so the bank is unchanged.
+    """
+    chosen = file_format or FileFormat.of(path)
+    entries, errors = parse(read_file(path), chosen)
+    added, updated = service.add_entries(session=session, bank=bank, entries=entries)
+    return ImportReport(bank=bank.name, format=chosen.value, added=added, updated=updated, errors=errors)
+
+
+def export_text(*, session: Session, bank: HashBank, file_format: FileFormat) -> tuple[str, int]:
+    """A bank as the text of a file of ``file_format``, and how many entries the format could not carry."""
+    entries = service.iter_entries(session=session, bank=bank)
+    if file_format is FileFormat.VICS:
+        document, skipped = vics.export(entries)
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n", skipped
+    return csvio.export(entries), 0

@@ -1,0 +1,156 @@
+"""The `hash`, `match` and `banks` commands, run as a user would, and their help text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.core import TyperArgument, TyperGroup, TyperOption
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from clearinghouse.db.engine import Store
+from clearinghouse.hashing import cli
+from clearinghouse.hashing.image import hash_content
+from tests.hashing.pictures import encode, picture, resized
+
+runner = CliRunner()
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer()
+    app.command("hash")(cli.hash_command)
+    app.command("match")(cli.match_command)
+    app.add_typer(cli.banks_app, name="banks")
+    return app
+
+
+@pytest.fixture
+def app(store: Store, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    monkeypatch.setattr(cli, "_open", lambda url: store)
+    return make_app()
+
+
+def run(app: typer.Typer, *args: str) -> Any:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def write_bank(tmp_path: Path) -> Path:
+    rows = ["md5,pdq,pdq_quality,series"]
+    for seed in range(3):
+        hashes = hash_content(encode(picture(seed)))
+        rows.append(f"{hashes.md5},{hashes.pdq},{hashes.pdq_quality},S{seed}")
+    path = tmp_path / "bank.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_every_command_and_option_has_help() -> None:
+    root = get_command(make_app())
+    assert isinstance(root, TyperGroup)
+
+    def walk(command: Any, path: str) -> None:
+        assert command.help, f"{path} has no help"
+        for param in command.params:
+            assert isinstance(param, TyperOption | TyperArgument)
+            assert param.help, f"{path} {param.name} has no help"
+        if isinstance(command, TyperGroup):
+            for name, sub in command.commands.items():
+                walk(sub, f"{path} {name}")
+
+    for name, command in root.commands.items():
+        walk(command, name)
+
+
+def test_hash_prints_every_hash_of_each_file(tmp_path: Path, app: typer.Typer) -> None:
+    image = tmp_path / "a.png"
+    image.write_bytes(encode(picture(1)))
+    other = tmp_path / "b.txt"
+    other.write_bytes(b"hello")
+    first, second = run(app, "hash", str(image), str(other))
+    assert first["file"] == str(image)
+    assert first["md5"] == hash_content(image.read_bytes()).md5
+    assert len(first["pdq"]) == 64
+    assert first["pdq_quality"] >= 50
+    assert second["pdq"] is None
+    assert second["sha256"].startswith("2cf24dba")
+    missing = runner.invoke(app, ["hash", str(tmp_path / "none.png")])
+    assert missing.exit_code == 1
+    assert "none.png" in missing.stderr
+
+
+def test_import_list_match_and_export(tmp_path: Path, app: typer.Typer) -> None:
+    report = run(
+        app, "banks", "import", str(write_bank(tmp_path)), "--bank", "K", "--kind", "known_abuse", "--source", "tests"
+    )
+    assert (report["added"], report["errors"]) == (3, [])
+    [bank] = run(app, "banks", "list")
+    assert (bank["name"], bank["kind"], bank["source"], bank["entry_count"], bank["hash_count"]) == (
+        "K",
+        "known_abuse",
+        "tests",
+        3,
+        6,
+    )
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(encode(resized(picture(2), 0.5)))
+    digest = hash_content(encode(picture(0))).md5
+    pdq = hash_content(encode(picture(1))).pdq
+    by_file, by_md5, by_prefixed, by_bare, unknown = run(
+        app, "match", str(copy), digest, f"pdq:{pdq}", str(pdq), "0" * 32
+    )
+    assert [(m["bank"], m["series"], m["hash_type"]) for m in by_file["matches"]] == [("K", "S2", "pdq")]
+    assert by_file["matches"][0]["distance"] <= 31
+    assert [(m["series"], m["distance"]) for m in by_md5["matches"]] == [("S0", 0)]
+    assert [m["series"] for m in by_prefixed["matches"]] == ["S1"]
+    assert by_bare["sha256"] == by_bare["pdq"] == pdq  # a bare 64-digit value is tried both ways
+    assert [m["hash_type"] for m in by_bare["matches"]] == ["pdq"]
+    assert unknown["matches"] == []
+    exported = runner.invoke(app, ["banks", "export", "K", "--format", "csv"])
+    assert exported.exit_code == 0
+    assert exported.stdout.count("\n") == 4
+    target = tmp_path / "out.json"
+    assert runner.invoke(app, ["banks", "export", "K", "--output", str(target)]).exit_code == 0
+    assert len(json.loads(target.read_text(encoding="utf-8"))["value"]) == 3
+
+
+def test_a_malformed_file_is_refused_with_line_and_reason(tmp_path: Path, app: typer.Typer) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n "value": [\n  {"MD5": 1},\n  ]\n}', encoding="utf-8")
+    result = runner.invoke(app, ["banks", "import", str(bad), "--bank", "K", "--kind", "known_abuse"])
+    assert result.exit_code == 1
+    assert "line 4" in result.stderr
+    assert "nothing was loaded" in result.stderr
+    assert run(app, "banks", "list") == []
+
+
+def test_bad_rows_are_listed_and_the_rest_loads(tmp_path: Path, app: typer.Typer) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("md5\n9e107d9d372bb6826bd81d3542a419d6\nnope\n", encoding="utf-8")
+    report = run(app, "banks", "import", str(path), "--bank", "K", "--kind", "allow_list")
+    assert report["added"] == 1
+    assert report["errors"][0]["line"] == 3
+    clash = runner.invoke(app, ["banks", "import", str(path), "--bank", "K", "--kind", "known_abuse"])
+    assert clash.exit_code == 1
+    assert "allow_list" in clash.stderr
+
+
+def test_match_refuses_what_is_neither_file_nor_hash(app: typer.Typer) -> None:
+    result = runner.invoke(app, ["match", "hello"])
+    assert result.exit_code == 2
+    assert "neither a file nor a hash" in result.stderr
+    assert runner.invoke(app, ["match", "photodna:00"]).exit_code == 2
+
+
+def test_snapshot_and_match_from_it(tmp_path: Path, app: typer.Typer) -> None:
+    run(app, "banks", "import", str(write_bank(tmp_path)), "--bank", "K", "--kind", "known_abuse")
+    written = run(app, "banks", "snapshot", str(tmp_path / "snap"))
+    assert written["hashes"] == 6
+    digest = hash_content(encode(picture(2))).md5
+    [result] = run(app, "match", digest, "--snapshot", str(tmp_path / "snap"))
+    assert [m["series"] for m in result["matches"]] == ["S2"]
