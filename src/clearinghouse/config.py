@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         default=None, description="Optional MaxMind-format (.mmdb) database for locating IP addresses."
     )
     log_level: str = Field(default="INFO", description="Minimum level of the structured log.")
+    xml_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        gt=0,
+        description="Largest XML (or JSON) request document accepted; a longer body is refused unread.",
+    )
 
     @model_validator(mode="after")
     def _refuse_development_secret(self) -> Settings:

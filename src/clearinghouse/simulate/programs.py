@@ -119,7 +119,9 @@ class CaseWork:
             if case_type is CaseType.CRITICALLY_MISSING_YOUNG_ADULT
             else self.rng.randrange(3, 18)
         )
-        birth = (missing_since - dt.timedelta(days=365 * age + self.rng.randrange(1, 300))).date()
+        # A birthday 1 to 299 days before the child went missing, ``age`` years back: exactly ``age`` years old.
+        birthday = (missing_since - dt.timedelta(days=self.rng.randrange(1, 300))).date()
+        birth = birthday.replace(year=birthday.year - age, day=min(birthday.day, 28))
         indicators: list[Indicator] = []
         if category is CaseCategory.SOCIAL_SERVICES and self.rng.random() < LIKELY_TRAFFICKING_SHARE:
             indicators.append(self.rng.choice((Indicator.ADVERTISED_ONLINE, Indicator.COMMERCIAL_SEX_DISCLOSED)))

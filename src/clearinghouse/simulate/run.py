@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
+from pathlib import Path
 
 from faker import Faker
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,12 +20,17 @@ from clearinghouse.simulate.plan import YearPlan
 from clearinghouse.simulate.programs import ACTOR, CaseWork, Directory
 from clearinghouse.simulate.tipline_feed import PLATFORMS, PlatformBatchItem, TiplineTraffic, simulated_clock
 from clearinghouse.tipline import pipeline
-from clearinghouse.tipline.filing import file_reports
+from clearinghouse.tipline.background import BackgroundPipeline
+from clearinghouse.tipline.bulk import import_lines, numbered_lines
+from clearinghouse.tipline.models import FileKind, ReportSource
 from clearinghouse.tipline.models import IncidentType as ModelIncidentType
-from clearinghouse.tipline.models import ReportSource
-from clearinghouse.tipline.service import open_report, retract_report
+from clearinghouse.tipline.service import add_file, expire_stale, open_report, retract_report
 
 BATCH = 5000
+VIRAL_BUNDLES_PER_STATE = 3
+"""Viral items each state gets, each a platform batch of several reports that counts once for the state."""
+PARSING_PROCESSES = 1
+"""Processes validating the exports' lines while this one stores them (the demo machine has two cores)."""
 
 
 @dataclass(frozen=True)
@@ -38,23 +44,45 @@ class SimulationSummary:
     seconds: dict[str, float]
 
 
-def _batches(items: Iterable[PlatformBatchItem], size: int) -> Iterator[list[PlatformBatchItem]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-def _tipline_traffic(plan: YearPlan, traffic: TiplineTraffic, rng: random.Random) -> Iterator[PlatformBatchItem]:
+def _tipline_traffic(plan: YearPlan, traffic: TiplineTraffic) -> Iterator[PlatformBatchItem]:
     for state, targets in sorted(plan.targets.items()):
-        yield from traffic.for_state(state, targets["tipline_reports_made_available"])
+        # A viral bundle is made available to its state once: it takes the place of one individual report.
+        bundles = min(targets["tipline_reports_made_available"], VIRAL_BUNDLES_PER_STATE)
+        yield from traffic.for_state(state, targets["tipline_reports_made_available"] - bundles)
+        yield from traffic.viral(state, bundles)
         yield from traffic.boundary_noise(state)
     yield from traffic.international(plan.international_reports)
     yield from traffic.unlocated(plan.unlocated_reports)
 
 
-def _tipline_volume(plan: YearPlan) -> int:
-    located = sum(t["tipline_reports_made_available"] for t in plan.targets.values())
-    return located + 4 * len(plan.targets) + plan.international_reports + plan.unlocated_reports
+def _write_exports(plan: YearPlan, traffic: TiplineTraffic, rng: random.Random, folder: Path) -> dict[str, Path]:
+    """Each platform's batch export for the year, as an NDJSON file; part of a batch now and then twice (a
+    platform that timed out sends it again). Returns the files by platform."""
+    paths = {name: folder / f"{_slug(name)}.ndjson" for name in PLATFORMS}
+    files = {name: path.open("wb") for name, path in paths.items()}
+    recent: dict[str, list[bytes]] = {name: [] for name in PLATFORMS}
+    try:
+        for item in _tipline_traffic(plan, traffic):
+            files[item.platform].write(item.line + b"\n")
+            batch = recent[item.platform]
+            batch.append(item.line)
+            if len(batch) == BATCH:
+                for line in rng.sample(batch, k=40):
+                    files[item.platform].write(line + b"\n")
+                batch.clear()
+    finally:
+        for stream in files.values():
+            stream.close()
+    return paths
+
+
+def _slug(name: str) -> str:
+    return "-".join(name.lower().split())
+
+
+def _line_count(path: Path) -> int:
+    with path.open("rb") as stream:
+        return sum(1 for _ in stream)
 
 
 def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progress: bool = True) -> SimulationSummary:
@@ -76,33 +104,46 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
         with store.unit_of_work() as session:
             platform_ids = {name: get_or_create_platform(session=session, name=name).id for name in PLATFORMS}
         traffic = TiplineTraffic(year=plan.year, rng=rng)
-        filing = progress.add_task("tipline: platforms file reports", total=_tipline_volume(plan))
         sent = duplicates = 0
-        retry: list[PlatformBatchItem] = []
-        for batch in _batches(_tipline_traffic(plan, traffic, rng), BATCH):
-            with store.unit_of_work() as session:
-                by_platform: dict[str, list[PlatformBatchItem]] = {}
-                for item in batch + retry:
-                    by_platform.setdefault(item.platform, []).append(item)
-                for name, items in by_platform.items():
-                    result = file_reports(
-                        session=session, platform_id=platform_ids[name], reports=[i.report for i in items], actor=name
+        # The pipeline follows the queue in its own process while the exports are imported (two cores at work).
+        follower = BackgroundPipeline(store.url, clock=simulated_clock, batch_size=BATCH)
+        with tempfile.TemporaryDirectory(prefix="tipline-exports-") as folder:
+            exports = _write_exports(plan, traffic, rng, Path(folder))
+            lines = {name: _line_count(path) for name, path in exports.items()}
+            filing = progress.add_task("tipline: platforms' bulk exports", total=sum(lines.values()))
+            processing = progress.add_task("tipline: pipeline to release", total=sum(lines.values()))
+
+            def advance(size: int) -> None:
+                progress.update(filing, advance=size)
+                progress.update(processing, completed=follower.processed)
+
+            follower.start()
+            for name, path in exports.items():
+                # The platforms' exports go through bulk intake exactly as `tipline import` sends them.
+                with path.open("rb") as stream:
+                    summary = import_lines(
+                        store.unit_of_work,
+                        platform_id=platform_ids[name],
+                        actor=f"platform:{_slug(name)}",
+                        lines=numbered_lines(stream),
+                        workers=PARSING_PROCESSES,
+                        on_chunk=advance,
                     )
-                    duplicates += len(result.duplicates)
-            sent += len(batch) + len(retry)
-            # A platform that timed out re-sends part of its last batch with the next one.
-            retry = rng.sample(batch, k=min(len(batch), 40))
-            progress.update(filing, advance=len(batch))
+                if summary.rejected:
+                    first = summary.rejected[0]
+                    raise RuntimeError(f"{name}: {len(summary.rejected)} simulated line(s) refused, first: {first}")
+                sent += lines[name]
+                duplicates += summary.already_on_file
+        lap("tipline filing")
+        processed = follower.finish()
+        # Whatever the follower could not have seen (nothing, normally) is processed here.
+        processed += pipeline.run(store, batch_size=BATCH, clock=simulated_clock)
+        progress.update(processing, total=sent - duplicates, completed=processed)
         with store.unit_of_work() as session:
             _drafts(session, plan.year, rng)
-        lap("tipline filing")
-        processing = progress.add_task("tipline: locate and release", total=sent - duplicates)
-        processed = pipeline.run(
-            store,
-            batch_size=BATCH,
-            clock=simulated_clock,
-            on_batch=lambda outcome: progress.update(processing, advance=outcome.processed),
-        )
+        with store.unit_of_work() as session:
+            # The expiry sweep, as the served application runs it: drafts left open are expired.
+            expire_stale(session=session, now=dt.datetime(plan.year + 1, 1, 1, tzinfo=dt.UTC))
         lap("tipline pipeline")
         casework = progress.add_task("case work: every program, by state", total=len(plan.targets))
         with store.unit_of_work() as session:
@@ -136,8 +177,9 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
 
 
 def _drafts(session: Session, year: int, rng: random.Random) -> None:
-    """Reports opened and never filed: some retracted by the platform, the others left to expire."""
-    for index in range(6):
+    """Reports opened and never filed: some retracted by the platform, the others (some with a file already
+    uploaded) left open until the expiry sweep marks them expired. None of them is ever counted."""
+    for index in range(12):
         at = dt.datetime(year, rng.randrange(1, 12), rng.randrange(1, 28), tzinfo=dt.UTC)
         report = open_report(
             session=session,
@@ -147,8 +189,11 @@ def _drafts(session: Session, year: int, rng: random.Random) -> None:
             actor=ACTOR,
             at=at,
         )
-        if index % 2 == 0:
+        if index % 3 == 0:
             retract_report(session=session, report_id=report.id, actor=ACTOR, at=at + dt.timedelta(minutes=5))
+        elif index % 3 == 1:
+            md5 = f"{rng.getrandbits(128):032x}"
+            add_file(session=session, report_id=report.id, actor=ACTOR, kind=FileKind.IMAGE, md5=md5, at=at)
 
 
 def _long_term_cases(work: CaseWork, plan: YearPlan, rng: random.Random) -> None:

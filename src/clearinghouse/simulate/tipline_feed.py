@@ -1,9 +1,15 @@
-"""Simulated tipline traffic: platform reports as intake documents, with the mess real traffic has.
+"""Simulated tipline traffic: platforms' batch exports, one NDJSON line per report, with the mess real traffic has.
 
 Every report carries only raw evidence (estimated locations, addresses, proxies, conflicting clues, nothing at
-all); where it ends up is decided by the pipeline's locate step. Mess included: the same report filed twice
+all); where it ends up is decided by the pipeline's locate step. Mess included: the same report sent twice
 (a retried batch), reports from the year before, reports filed minutes before New Year that are released in
-the next year, drafts retracted or left to expire, international and unlocatable reports.
+the next year, international and unlocatable reports, and viral items that a platform batches (bundled by the
+pipeline and made available once). Drafts that are retracted or left to expire are made in `simulate.run`.
+
+The lines are what a platform's export holds (`tipline.bulk.BulkLine`); they reach the store only through bulk
+intake. Each distinct document shape is validated once against `ReportIntake`; later reports of the shape
+reuse its JSON with their own dates, which keeps the simulated year fast without skipping validation of any
+shape.
 """
 
 from __future__ import annotations
@@ -13,9 +19,8 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from clearinghouse.tipline.filing import FileDigest, FiledReport
-from clearinghouse.tipline.models import FileKind
 from clearinghouse.tipline.wire_schemas import IncidentType, ReportIntake
 
 INTERNATIONAL_COUNTRIES = ("IN", "PH", "BD", "ID", "PK", "BR", "MX", "DZ", "IQ", "VN", "CO", "TH", "NG", "EG")
@@ -30,6 +35,8 @@ INCIDENT_WEIGHTS = (
     (IncidentType.CHILD_SEX_TOURISM, 0.001),
 )
 PLATFORMS = ("Example Social Network", "Example Video Sharing", "Example Messaging", "Example Cloud Storage")
+VIRAL_REASON = "VIRAL_POTENTIAL_MEME"
+_WHEN = "@@INCIDENT_AT@@"
 
 
 def processing_delay(received_at: dt.datetime) -> dt.timedelta:
@@ -44,10 +51,16 @@ def simulated_clock(received_at: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True, slots=True)
 class PlatformBatchItem:
-    """One report as a platform sends it, and which platform sent it."""
+    """One report as a platform exports it: which platform, its id there, and its NDJSON line."""
 
     platform: str
-    report: FiledReport
+    platform_ref: str
+    received_at: dt.datetime
+    line: bytes
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TiplineTraffic:
@@ -57,7 +70,7 @@ class TiplineTraffic:
         self.year = year
         self.rng = rng
         self._serial = 0
-        self._templates: dict[tuple[str, IncidentType, bool, bool], ReportIntake] = {}
+        self._templates: dict[str, str] = {}
         self.start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
 
     def _ref(self) -> str:
@@ -71,17 +84,17 @@ class TiplineTraffic:
         seconds = self.rng.randrange(int((last - first).total_seconds()))
         return first + dt.timedelta(seconds=seconds)
 
-    def _files(self) -> tuple[FileDigest, ...]:
-        count = self.rng.choices((1, 2, 3, 5), weights=(55, 25, 15, 5))[0]
-        return tuple(
-            FileDigest(
-                kind=self.rng.choices((FileKind.IMAGE, FileKind.VIDEO, FileKind.OTHER), weights=(70, 28, 2))[0],
-                md5=f"{self.rng.getrandbits(128):032x}",
-                sha1=f"{self.rng.getrandbits(160):040x}",
-                size=self.rng.randrange(20_000, 5_000_000),
-            )
+    def _files(self) -> list[dict[str, Any]]:
+        count = self.rng.choices((0, 1, 2, 3, 5), weights=(5, 52, 25, 13, 5))[0]
+        return [
+            {
+                "kind": self.rng.choices(("image", "video", "other"), weights=(70, 28, 2))[0],
+                "md5": f"{self.rng.getrandbits(128):032x}",
+                "sha1": f"{self.rng.getrandbits(160):040x}",
+                "size": self.rng.randrange(20_000, 5_000_000),
+            }
             for _ in range(count)
-        )
+        ]
 
     def _state_evidence(self, state: str) -> dict[str, object]:
         """Reported-person (and victim) clues that the locate rule places in ``state``."""
@@ -117,64 +130,105 @@ class TiplineTraffic:
             }
         return {"reported_persons": [{"estimated_location": here}], "victims": [{"estimated_location": here}]}
 
-    def _intake(self, evidence: dict[str, object], at: dt.datetime) -> ReportIntake:
-        incident = self.rng.choices([t for t, _ in INCIDENT_WEIGHTS], weights=[w for _, w in INCIDENT_WEIGHTS])[0]
-        escalated = self.rng.random() < 0.01
-        sextortion = self.rng.random() < 0.03
-        key = (json.dumps(evidence, sort_keys=True), incident, escalated, sextortion)
+    def _template(self, document: dict[str, object]) -> str:
+        """The document's JSON with a slot for its incident time, validated the first time its shape is seen."""
+        key = json.dumps(document, sort_keys=True)
         template = self._templates.get(key)
         if template is None:
-            # Each distinct document shape is validated once; later reports of the same shape copy it with their
-            # own dates, which keeps the simulated year fast without skipping validation of any shape.
-            document: dict[str, object] = {
-                "incident_type": incident.value,
-                "incident_at": at.isoformat(),
-                "reporter": {"reporting_person": {"first_name": "Trust", "last_name": "Safety"}},
-                **evidence,
-            }
-            if escalated:
-                document["escalation_reason"] = "child appears to be at imminent risk"
-            if sextortion:
-                document["annotations"] = ["sextortion"]
-            template = self._templates[key] = ReportIntake.model_validate(document)
-        return template.model_copy(update={"incident_at": at - dt.timedelta(hours=self.rng.randrange(1, 72))})
+            sample = ReportIntake.model_validate({**document, "incident_at": _stamp(self.start)})
+            text = sample.model_dump_json(exclude_none=True, exclude_defaults=True)
+            template = self._templates[key] = text.replace(f'"{_stamp(self.start)}"', f'"{_WHEN}"', 1)
+        return template
 
-    def _report(self, evidence: dict[str, object], at: dt.datetime) -> PlatformBatchItem:
-        return PlatformBatchItem(
-            platform=self.rng.choice(PLATFORMS),
-            report=FiledReport(
-                intake=self._intake(evidence, at),
-                received_at=at,
-                platform_ref=self._ref(),
-                files=self._files(),
-            ),
+    def _document(self, evidence: dict[str, object], *, plain: bool = False) -> dict[str, object]:
+        """An intake document around ``evidence``: a weighted incident type, and now and then an escalation or
+        a sextortion annotation (never for ``plain`` reports, which must stay bundleable)."""
+        incident = IncidentType.CHILD_PORNOGRAPHY
+        escalated = sextortion = False
+        if not plain:
+            kinds, weights = zip(*INCIDENT_WEIGHTS, strict=True)
+            incident = self.rng.choices(kinds, weights=weights)[0]
+            escalated = self.rng.random() < 0.01
+            sextortion = self.rng.random() < 0.03
+        document: dict[str, object] = {
+            "incident_type": incident.value,
+            "reporter": {"reporting_person": {"first_name": "Trust", "last_name": "Safety"}},
+            **evidence,
+        }
+        if escalated:
+            document["escalation_reason"] = "child appears to be at imminent risk"
+        if sextortion:
+            document["annotations"] = ["sextortion"]
+        return document
+
+    def _item(
+        self,
+        document: dict[str, object],
+        at: dt.datetime,
+        *,
+        platform: str | None = None,
+        ref: str | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> PlatformBatchItem:
+        incident_at = at - dt.timedelta(hours=self.rng.randrange(1, 72))
+        report = self._template(document).replace(_WHEN, _stamp(incident_at), 1)
+        ref = ref or self._ref()
+        files = self._files() if files is None else files
+        line = (
+            f'{{"platform_report_id":"{ref}","received_at":"{_stamp(at)}",'
+            f'"report":{report},"files":{json.dumps(files, separators=(",", ":"))}}}'
         )
+        return PlatformBatchItem(platform or self.rng.choice(PLATFORMS), ref, at, line.encode())
 
     def for_state(self, state: str, count: int) -> Iterator[PlatformBatchItem]:
         """``count`` reports located in ``state`` and released within the year."""
         for _ in range(count):
-            yield self._report(self._state_evidence(state), self._when())
+            yield self._item(self._document(self._state_evidence(state)), self._when())
+
+    def viral(self, state: str, bundles: int) -> Iterator[PlatformBatchItem]:
+        """``bundles`` viral items of ``state``, each batched by its platform: 2 to 11 reports of one meme file,
+        the first listing the others' ids and each of the others listing the first's. The pipeline bundles
+        each into one report made available to the state once."""
+        for _ in range(bundles):
+            platform = self.rng.choice(PLATFORMS)
+            meme: dict[str, Any] = {
+                "kind": "image",
+                "md5": f"{self.rng.getrandbits(128):032x}",
+                "annotations": ["potentialMeme"],
+            }
+            refs = [self._ref() for _ in range(self.rng.randrange(2, 12))]
+            first = self._when(last=dt.datetime(self.year, 12, 20, tzinfo=dt.UTC))
+            for index, ref in enumerate(refs):
+                grouped = refs[1:] if index == 0 else refs[:1]
+                # Plain evidence and document: a victim, an escalation or a sextortion flag would rightly keep
+                # a report out of its bundle, and the state would then count it on its own.
+                here = {"region": state, "country_code": "US"}
+                evidence: dict[str, object] = {"reported_persons": [{"estimated_location": here}]}
+                document = {
+                    **self._document(evidence, plain=True),
+                    "batch": {"reason": VIRAL_REASON, "grouped_report_ids": grouped},
+                }
+                at = first + dt.timedelta(hours=index * self.rng.randrange(1, 20))
+                yield self._item(document, at, platform=platform, ref=ref, files=[meme])
 
     def boundary_noise(self, state: str) -> Iterator[PlatformBatchItem]:
         """Reports of ``state`` outside the year: from the year before, and filed just before New Year."""
         before = dt.datetime(self.year - 1, 12, 1, tzinfo=dt.UTC)
         for _ in range(self.rng.randrange(1, 4)):
-            yield self._report(
-                self._state_evidence(state), self._when(first=before, last=self.start - dt.timedelta(hours=2))
-            )
+            at = self._when(first=before, last=self.start - dt.timedelta(hours=2))
+            yield self._item(self._document(self._state_evidence(state)), at)
         new_year = dt.datetime(self.year + 1, 1, 1, tzinfo=dt.UTC)
         for _ in range(self.rng.randrange(1, 3)):
             # Received after 23:41 with a delay of at least 20 minutes: released in the next year.
             late = new_year - dt.timedelta(minutes=19, seconds=self.rng.randrange(0, 60))
-            yield self._report(self._state_evidence(state), late)
+            yield self._item(self._document(self._state_evidence(state)), late)
 
     def international(self, count: int) -> Iterator[PlatformBatchItem]:
         """Reports located outside the United States."""
         for _ in range(count):
             country = self.rng.choice(INTERNATIONAL_COUNTRIES)
-            abroad = {"country_code": country}
-            evidence: dict[str, object] = {"reported_persons": [{"estimated_location": abroad}]}
-            yield self._report(evidence, self._when())
+            evidence: dict[str, object] = {"reported_persons": [{"estimated_location": {"country_code": country}}]}
+            yield self._item(self._document(evidence), self._when())
 
     def unlocated(self, count: int) -> Iterator[PlatformBatchItem]:
         """Reports with no usable location: none at all, or only an IP address and no database to read it."""
@@ -183,4 +237,4 @@ class TiplineTraffic:
             if self.rng.random() < 0.5:
                 ip = f"203.0.113.{self.rng.randrange(1, 255)}"
                 evidence = {"reported_persons": [{"ip_capture_events": [{"ip_address": ip}]}]}
-            yield self._report(evidence, self._when())
+            yield self._item(self._document(evidence), self._when())

@@ -1,34 +1,44 @@
-"""Filing many finished reports at once (bulk intake and the simulation), idempotent on the platform's id."""
+"""Filing many finished reports at once (bulk intake, the JSON API, the simulation), idempotent on the platform's
+own report id.
+
+Filing is two steps so that the costly one can run anywhere: `prepare` turns a validated report into the rows
+to store (a pure function, safe to run in a worker process), and `file_prepared` stores them in the caller's
+unit of work. Nothing is committed here: the caller commits, and only then acknowledges.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from clearinghouse.access import audit
+from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.base import table_of
-from clearinghouse.tipline.evidence import to_locate_evidence
+from clearinghouse.tipline import clues, fastsql
+from clearinghouse.tipline.fastsql import EncodedJSON
 from clearinghouse.tipline.models import FileKind, IncidentType, Report, ReportFile, ReportSource, ReportStatus
 from clearinghouse.tipline.wire_schemas import ReportIntake
 
 REPORTS = table_of(Report)
 FILES = table_of(ReportFile)
+AUDIT_EVENTS = table_of(AuditEvent)
+LOOKUP_CHUNK = 900
+"""Platform ids looked up per query: under SQLite's oldest limit on bound parameters (999)."""
 
 
 def clues_of(intake: ReportIntake) -> list[dict[str, object]]:
     """The report's location clues as stored for the locate step (defaults left out to keep rows small)."""
-    return [
-        item.model_dump(mode="json", exclude_defaults=True) for item in to_locate_evidence(intake.location_evidence())
-    ]
+    return clues.clues_of(intake)
 
 
 @dataclass(frozen=True, slots=True)
 class FileDigest:
-    """What is kept of one file: its hashes and kind, never its content."""
+    """What is kept of one file: its hashes, kind and the platform's flags on it, never its content."""
 
     kind: FileKind
     md5: str | None = None
@@ -38,6 +48,8 @@ class FileDigest:
     pdq_quality: int | None = None
     size: int | None = None
     filename: str | None = None
+    annotations: tuple[str, ...] = ()
+    """File annotations (``potentialMeme``, ``viral``, ...), kept in the file's details."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,93 +64,161 @@ class FiledReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedReport:
+    """The rows of one report, ready to insert: the report's columns (without its platform) and its files'."""
+
+    platform_ref: str | None
+    received_at: dt.datetime
+    row: dict[str, Any]
+    files: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FilingResult:
-    """Ids of the reports created, and the platform ids already on file (nothing created for them)."""
+    """What filing did with each report given, in order.
+
+    ``report_ids[i]`` is the id of the i-th report: new, or the one already on file under its platform id
+    (then ``created_flags[i]`` is False). ``created`` and ``duplicates`` are the same facts grouped.
+    """
 
     created: list[int]
     duplicates: list[str]
+    report_ids: list[int] = field(default_factory=list)
+    created_flags: list[bool] = field(default_factory=list)
+
+
+def _file_row(digest: FileDigest) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "filename": digest.filename,
+        "kind": digest.kind,
+        "size": digest.size,
+        "md5": digest.md5,
+        "sha1": digest.sha1,
+        "sha256": digest.sha256,
+        "pdq": digest.pdq,
+        "pdq_quality": digest.pdq_quality,
+    }
+    if digest.annotations:
+        row["details"] = {"annotations": list(digest.annotations)}
+    return row
+
+
+def audit_row(
+    actor: str, action: str, report_id: int, at: dt.datetime, detail: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An audit event about a report, as a row of the audit log (what `audit.record_many` writes, written in
+    bulk with the report's own rows)."""
+    row = {"at": at, "actor": actor, "action": action, "subject_type": "report", "subject_id": str(report_id)}
+    if detail is not None:  # left out rather than None, which a JSON column would store as JSON null
+        row["detail"] = detail
+    return row
+
+
+def prepare(report: FiledReport) -> PreparedReport:
+    """The rows to store for ``report`` (clues computed now, so the pipeline never parses the body again)."""
+    intake = report.intake
+    row = {
+        "source": report.source,
+        "platform_ref": report.platform_ref,
+        "incident_type": IncidentType(intake.incident_type.value),
+        "status": ReportStatus.FINISHED,
+        "opened_at": report.received_at,
+        "last_changed_at": report.received_at,
+        "received_at": report.received_at,
+        "incident_at": intake.incident_at,
+        "escalation_reason": intake.escalation_reason,
+        # JSON is serialised here, where `prepare` runs (possibly a worker process), not in the writer.
+        "annotations": EncodedJSON(json.dumps([str(a) for a in intake.annotations])),
+        "body": EncodedJSON(intake.model_dump_json(exclude_none=True, exclude_defaults=True)),
+        "location_evidence": EncodedJSON(json.dumps(clues.clues_of(intake))),
+        "file_count": len(report.files),
+    }
+    return PreparedReport(
+        platform_ref=report.platform_ref,
+        received_at=report.received_at,
+        row=row,
+        files=tuple(_file_row(digest) for digest in report.files),
+    )
+
+
+def refs_on_file(*, session: Session, platform_id: int, refs: Sequence[str]) -> dict[str, int]:
+    """Which of the platform's report ids are already on file, and as which reports."""
+    found: dict[str, int] = {}
+    for start in range(0, len(refs), LOOKUP_CHUNK):
+        chunk = refs[start : start + LOOKUP_CHUNK]
+        query = sa.select(Report.platform_ref, Report.id).where(
+            Report.platform_id == platform_id, Report.platform_ref.in_(chunk)
+        )
+        found.update((ref, int(report_id)) for ref, report_id in session.execute(query) if ref is not None)
+    return found
+
+
+def file_prepared(
+    *, session: Session, platform_id: int | None, reports: Sequence[PreparedReport], actor: str
+) -> FilingResult:
+    """Store prepared reports and their files in the caller's unit of work, each with its audit event.
+
+    A report whose platform id is already on file for this platform (or earlier in the same call) is not
+    stored again: a retried batch creates no duplicate.
+    """
+    refs = [r.platform_ref for r in reports if r.platform_ref is not None]
+    known = refs_on_file(session=session, platform_id=platform_id, refs=refs) if platform_id is not None else {}
+    fresh: list[PreparedReport] = []
+    positions: list[int | None] = []  # per input: index into fresh, or None for a duplicate
+    duplicate_of: dict[int, str] = {}
+    pending: dict[str, int] = {}  # platform id -> index in fresh, for repeats inside this call
+    for index, report in enumerate(reports):
+        ref = report.platform_ref
+        if ref is not None and (ref in known or ref in pending):
+            positions.append(None)
+            duplicate_of[index] = ref
+            continue
+        if ref is not None:
+            pending[ref] = len(fresh)
+        positions.append(len(fresh))
+        fresh.append(report)
+    ids: list[int] = []
+    if fresh:
+        # Not the ORM, nor even Core's executemany: at bulk volumes their per-row bookkeeping dominates the cost.
+        # Every row is converted before the first one is written, so that on SQLite the write lock is held only
+        # while the rows are stored (a pipeline process may be waiting for it).
+        given = fastsql.next_ids(session, REPORTS, len(fresh))
+        report_rows = fastsql.NOTHING
+        if given is None:
+            rows = [{**report.row, "platform_id": platform_id} for report in fresh]
+            ids = fastsql.insert_with_ids(session, REPORTS, rows)
+        else:
+            ids = given
+            rows = [{"id": i, **r.row, "platform_id": platform_id} for i, r in zip(ids, fresh, strict=True)]
+            report_rows = fastsql.prepare_insert(session, REPORTS, rows)
+        file_rows = [
+            {**file, "report_id": report_id, "file_ref": f"{report_id}-{number}", "uploaded_at": report.received_at}
+            for report_id, report in zip(ids, fresh, strict=True)
+            for number, file in enumerate(report.files, start=1)
+        ]
+        # Rows with and without details go in separate statements: an executemany takes one set of columns, and
+        # a None in a JSON column would be stored as JSON null rather than left empty.
+        described = fastsql.prepare_insert(session, FILES, [row for row in file_rows if "details" in row])
+        plain = fastsql.prepare_insert(session, FILES, [row for row in file_rows if "details" not in row])
+        events = [audit_row(actor, "report.filed", i, r.received_at, None) for i, r in zip(ids, fresh, strict=True)]
+        fastsql.run(session, report_rows, described, plain, fastsql.prepare_insert(session, AUDIT_EVENTS, events))
+    report_ids: list[int] = []
+    for index, position in enumerate(positions):
+        if position is not None:
+            report_ids.append(ids[position])
+        else:
+            ref = duplicate_of[index]
+            report_ids.append(known[ref] if ref in known else ids[pending[ref]])
+    return FilingResult(
+        created=ids,
+        duplicates=[duplicate_of[i] for i in sorted(duplicate_of)],
+        report_ids=report_ids,
+        created_flags=[position is not None for position in positions],
+    )
 
 
 def file_reports(
     *, session: Session, platform_id: int | None, reports: Sequence[FiledReport], actor: str
 ) -> FilingResult:
-    """Store finished reports and their file hashes in the caller's unit of work.
-
-    A report whose platform id is already on file for this platform (or earlier in the same batch) is not
-    stored again: a retried batch creates no duplicate.
-    """
-    refs = [r.platform_ref for r in reports if r.platform_ref is not None]
-    known: set[str] = set()
-    if refs and platform_id is not None:
-        for start in range(0, len(refs), 900):
-            chunk = refs[start : start + 900]
-            query = sa.select(Report.platform_ref).where(
-                Report.platform_id == platform_id, Report.platform_ref.in_(chunk)
-            )
-            known.update(ref for ref in session.scalars(query) if ref is not None)
-    fresh: list[FiledReport] = []
-    duplicates: list[str] = []
-    for report in reports:
-        if report.platform_ref is not None:
-            if report.platform_ref in known:
-                duplicates.append(report.platform_ref)
-                continue
-            known.add(report.platform_ref)
-        fresh.append(report)
-    if not fresh:
-        return FilingResult(created=[], duplicates=duplicates)
-    rows = [
-        {
-            "source": report.source,
-            "platform_id": platform_id,
-            "platform_ref": report.platform_ref,
-            "incident_type": IncidentType(report.intake.incident_type.value),
-            "status": ReportStatus.FINISHED,
-            "opened_at": report.received_at,
-            "last_changed_at": report.received_at,
-            "received_at": report.received_at,
-            "incident_at": report.intake.incident_at,
-            "escalation_reason": report.intake.escalation_reason,
-            "annotations": [str(a) for a in report.intake.annotations],
-            "body": report.intake.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
-            "location_evidence": clues_of(report.intake),
-            "file_count": len(report.files),
-        }
-        for report in fresh
-    ]
-    # Core statements, not the ORM: at bulk volumes the ORM's per-row bookkeeping dominates the cost.
-    statement = sa.insert(REPORTS).returning(REPORTS.c.id, sort_by_parameter_order=True)
-    ids = [int(row[0]) for row in session.execute(statement, rows)]
-    file_rows = [
-        {
-            "report_id": report_id,
-            "file_ref": f"{report_id}-{index}",
-            "filename": digest.filename,
-            "kind": digest.kind,
-            "size": digest.size,
-            "md5": digest.md5,
-            "sha1": digest.sha1,
-            "sha256": digest.sha256,
-            "pdq": digest.pdq,
-            "pdq_quality": digest.pdq_quality,
-            "uploaded_at": report.received_at,
-        }
-        for report_id, report in zip(ids, fresh, strict=True)
-        for index, digest in enumerate(report.files, start=1)
-    ]
-    if file_rows:
-        session.execute(sa.insert(FILES), file_rows)
-    audit.record_many(
-        session=session,
-        rows=[
-            {
-                "actor": actor,
-                "action": "report.filed",
-                "subject_type": "report",
-                "subject_id": i,
-                "at": r.received_at,
-            }
-            for i, r in zip(ids, fresh, strict=True)
-        ],
-    )
-    return FilingResult(created=ids, duplicates=duplicates)
+    """Store finished reports and their file hashes in the caller's unit of work (see `file_prepared`)."""
+    return file_prepared(session=session, platform_id=platform_id, reports=[prepare(r) for r in reports], actor=actor)

@@ -103,10 +103,12 @@ class ReportFile(IdMixin, Base):
     __tablename__ = "tipline_files"
     __table_args__ = (
         sa.UniqueConstraint("report_id", "file_ref", name="uq_tipline_files_report_file_ref"),
-        sa.Index("ix_tipline_files_md5", "md5"),
+        # (md5, report_id): "seen before?" stays one index range however many reports share a viral file.
+        sa.Index("ix_tipline_files_md5_report", "md5", "report_id"),
     )
 
-    report_id: Mapped[int] = mapped_column(sa.ForeignKey("tipline_reports.id", ondelete="CASCADE"), index=True)
+    # No index of its own: the unique (report_id, file_ref) index starts with it.
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("tipline_reports.id", ondelete="CASCADE"))
     file_ref: Mapped[str] = mapped_column(sa.String(64))
     filename: Mapped[str | None] = mapped_column(sa.String(255))
     kind: Mapped[FileKind] = mapped_column(sa.Enum(FileKind, native_enum=False, length=8), default=FileKind.OTHER)
@@ -130,9 +132,50 @@ class Release(IdMixin, Base):
         sa.Index("ix_tipline_releases_jurisdiction_report", "jurisdiction_code", "report_id", "released_at"),
     )
 
-    report_id: Mapped[int] = mapped_column(sa.ForeignKey("tipline_reports.id"), index=True)
+    # No index of its own: the unique (report_id, agency_id) index starts with it.
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("tipline_reports.id"))
     agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id"))
     jurisdiction_code: Mapped[str] = mapped_column(sa.ForeignKey("jurisdictions.code"))
     released_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     released_by: Mapped[str] = mapped_column(sa.String(200))
     reason: Mapped[str] = mapped_column(sa.String(200))
+
+
+class BundleKind(enum.StrEnum):
+    """Why reports were grouped: the platform batched them, or their files are the same content."""
+
+    PLATFORM_BATCH = "platform_batch"
+    SAME_CONTENT = "same_content"
+
+
+class Bundle(IdMixin, Base):
+    """Reports of one viral item, handled once: the lead report stands for the group (docs/intake.md, Bundling).
+
+    ``Report.bundle_id`` names the bundle of each member, lead included.
+    """
+
+    __tablename__ = "tipline_bundles"
+    __table_args__ = (sa.Index("ix_tipline_bundles_content", "platform_id", "content_key", "opened_at"),)
+
+    kind: Mapped[BundleKind] = mapped_column(sa.Enum(BundleKind, native_enum=False, length=16))
+    platform_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_accounts.id"))
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    """The platform's batch reason (``VIRAL_POTENTIAL_MEME``) for a platform batch."""
+    content_key: Mapped[str | None] = mapped_column(sa.String(64))
+    """SHA-256 of the sorted MD5s of the files, for a same-content bundle."""
+    lead_report_id: Mapped[int] = mapped_column(sa.ForeignKey("tipline_reports.id"), unique=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    """When the lead report was received; the same-content window runs from here."""
+    report_count: Mapped[int] = mapped_column(default=1)
+    last_joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class BundleRef(Base):
+    """A platform report id named by a platform batch, so that the report joins the batch's bundle whenever it
+    arrives (before or after the report that named it)."""
+
+    __tablename__ = "tipline_bundle_refs"
+
+    platform_id: Mapped[int] = mapped_column(sa.ForeignKey("platform_accounts.id"), primary_key=True)
+    platform_ref: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    bundle_id: Mapped[int] = mapped_column(sa.ForeignKey("tipline_bundles.id"), index=True)

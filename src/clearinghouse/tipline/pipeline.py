@@ -1,8 +1,16 @@
-"""The processing pipeline over filed reports: locate each one, then release it to its jurisdiction.
+"""The processing pipeline over filed reports: bundle, match, locate, prioritise, classify, release.
 
-Finished reports whose ``processed_at`` is empty are the queue. Each batch is one transaction, so a crash
-loses at most the batch in flight, which the next run takes again; every step is idempotent (a release to an
-agency that already has the report is not repeated). Each step leaves an audit event.
+Finished reports whose ``processed_at`` is empty are the queue (`queue.load_batch`). Each batch is one
+transaction: every step of every report of the batch commits together, so a crash loses at most the batch in
+flight, which the next run takes again from the start. Every step is also idempotent on its own: its writes set
+values computed from the records (a file's match is decided by report order, not by when the step runs),
+bundles and releases are added only when absent. A batch decides everything first and writes at the end
+(`_store`). Each report gets one audit event per pass holding every step's decision; each bundle opened, and
+each release of a lead through a member, one more.
+
+A bundle is handled once (docs/intake.md, "Bundling"): its lead goes through every step; a member is matched
+and located like any report, takes the lead's priority and classification, and instead of being released
+itself makes the lead available to the member's jurisdiction, if the lead is not there already.
 """
 
 from __future__ import annotations
@@ -12,24 +20,33 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from clearinghouse.access import audit
+from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.base import table_of, utcnow
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.ipgeo import IpResolver
-from clearinghouse.geo.models import FEDERAL, INTERNATIONAL, Agency, AgencyKind
+from clearinghouse.geo.models import FEDERAL, INTERNATIONAL
+from clearinghouse.tipline import fastsql
+from clearinghouse.tipline.bundle import BundlePlan, bundle_batch, bundle_writes, refresh_counts
 from clearinghouse.tipline.evidence import to_locate_evidence
+from clearinghouse.tipline.filing import audit_row
 from clearinghouse.tipline.locate import LocationDecision, LocationEvidence, locate
-from clearinghouse.tipline.models import Release, Report, ReportStatus
+from clearinghouse.tipline.matching import FileHashes, KnownContentBanks, Matcher, previously_seen
+from clearinghouse.tipline.models import Classification, Release, Report, ReportFile
+from clearinghouse.tipline.priority import VIRAL_FILE_ANNOTATIONS, Priority, ReportFacts, classify, prioritise
+from clearinghouse.tipline.queue import LOOKUP_CHUNK, QueuedReport, load_batch
+from clearinghouse.tipline.release import ReleaseDirectory, new_releases, release_reason
 from clearinghouse.tipline.wire_schemas import ReportIntake
 
 Clock = Callable[[dt.datetime], dt.datetime]
 """Given a report's received time, the time its processing is recorded at (the wall clock in production)."""
 
 PIPELINE_ACTOR = "pipeline"
+BATCH_SIZE = 5000
 
 
 def wall_clock(_received_at: dt.datetime) -> dt.datetime:
@@ -39,28 +56,10 @@ def wall_clock(_received_at: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """How many reports a batch processed and where they went."""
+    """How many reports a batch processed and where they went (members count where they were located)."""
 
     processed: int
     by_jurisdiction: dict[str, int]
-
-
-def release_agencies(session: Session) -> dict[str, list[int]]:
-    """Per jurisdiction, the law-enforcement agencies a located report is released to.
-
-    A state's internet-crimes-against-children task forces (all, where a state has several); the federal
-    liaison agencies for FED; the international liaison for INTL.
-    """
-    kinds = {
-        AgencyKind.ICAC_TASK_FORCE,
-        AgencyKind.FEDERAL_LAW_ENFORCEMENT,
-        AgencyKind.INTERNATIONAL_LAW_ENFORCEMENT,
-    }
-    query = sa.select(Agency.jurisdiction_code, Agency.id).where(Agency.active.is_(True), Agency.kind.in_(kinds))
-    result: dict[str, list[int]] = {}
-    for code, agency_id in session.execute(query.order_by(Agency.id)):
-        result.setdefault(code, []).append(agency_id)
-    return result
 
 
 def decide(body: dict[str, object], ip_resolver: IpResolver | None = None) -> LocationDecision:
@@ -70,131 +69,236 @@ def decide(body: dict[str, object], ip_resolver: IpResolver | None = None) -> Lo
 
 
 @lru_cache(maxsize=65536)
-def _decide_clues(signature: str) -> LocationDecision:
-    items = [LocationEvidence.model_validate(item) for item in json.loads(signature)]
-    return locate(items)
+def _decide_text(clues: str) -> LocationDecision:
+    return locate([LocationEvidence.model_validate(item) for item in json.loads(clues)])
 
 
 def decide_clues(clues: Sequence[dict[str, object]], ip_resolver: IpResolver | None = None) -> LocationDecision:
-    """Where a report is believed to be, from the clues stored at intake.
+    """Where a report is believed to be, from the clues stored at intake (see `decide_stored`)."""
+    return decide_stored(json.dumps(list(clues), sort_keys=True, separators=(",", ":")), ip_resolver)
 
-    ``locate`` is a pure function of the clues, so without an IP database (whose answers may change when it
-    is updated) decisions are cached by the clues' canonical JSON: reports repeat the same clues often.
+
+def decide_stored(clues: str, ip_resolver: IpResolver | None = None) -> LocationDecision:
+    """Where a report is believed to be, from its clues as stored (JSON text).
+
+    ``locate`` is a pure function of the clues, so without an IP database (whose answers change when it is
+    updated) decisions are cached by the clues' text: reports repeat the same clues often.
     """
     if ip_resolver is not None:
-        return locate([LocationEvidence.model_validate(item) for item in clues], ip_resolver=ip_resolver)
-    return _decide_clues(json.dumps(clues, sort_keys=True, separators=(",", ":")))
+        return locate([LocationEvidence.model_validate(item) for item in json.loads(clues)], ip_resolver=ip_resolver)
+    return _decide_text(clues)
+
+
+def _match(
+    session: Session, reports: Sequence[QueuedReport], banks: Sequence[Matcher]
+) -> tuple[dict[int, tuple[int, int]], list[dict[str, Any]]]:
+    """Decide each file's ``previously_seen``: per report (new files, files seen before), and the file rows to
+    update (written with the batch's other writes)."""
+    files = [FileHashes(f.id, r.id, f.md5, f.sha1, f.sha256, f.pdq) for r in reports for f in r.files]
+    seen = previously_seen(session, files, banks)
+    counts = {r.id: (0, 0) for r in reports}
+    rows: list[dict[str, Any]] = []
+    for file, answer in zip(files, seen, strict=True):
+        new, old = counts[file.report_id]
+        counts[file.report_id] = (new + (answer is False), old + (answer is True))
+        if answer is not None:
+            rows.append({"previously_seen": answer, "id": file.file_id})
+    return counts, rows
+
+
+def _lead_outcomes(session: Session, plan: BundlePlan, decided: dict[int, tuple[Priority, Classification]]) -> None:
+    """Add the stored priority and classification of leads processed in earlier batches."""
+    missing = sorted({b.lead_report_id for b in plan.bundle_of.values()} - decided.keys())
+    for start in range(0, len(missing), LOOKUP_CHUNK):
+        query = sa.select(Report.id, Report.priority, Report.classification).where(
+            Report.id.in_(missing[start : start + LOOKUP_CHUNK])
+        )
+        for report_id, priority, classification in session.execute(query):
+            if priority is not None and classification is not None:
+                decided[report_id] = (Priority(priority), Classification(classification))
+
+
+def _event(report_id: int, at: dt.datetime, detail: dict[str, Any], action: str = "report.processed") -> dict[str, Any]:
+    return audit_row(PIPELINE_ACTOR, action, report_id, at, detail)
+
+
+def _facts(report: QueuedReport, decision: LocationDecision, new: int, old: int) -> ReportFacts:
+    return ReportFacts(
+        incident_type=report.incident_type,
+        escalated=report.escalated,
+        annotations=report.annotations,
+        child_victim=report.child_victim,
+        new_files=new,
+        seen_files=old,
+        viral=_viral(report),
+        location_known=decision.country_code is not None,
+    )
 
 
 def process_batch(
-    *, session: Session, limit: int = 2000, clock: Clock = wall_clock, ip_resolver: IpResolver | None = None
+    *,
+    session: Session,
+    limit: int = BATCH_SIZE,
+    clock: Clock = wall_clock,
+    ip_resolver: IpResolver | None = None,
+    banks: Sequence[Matcher] = (),
 ) -> BatchOutcome:
-    """Locate and release up to ``limit`` queued reports in the caller's unit of work."""
-    queued = session.execute(
-        sa.select(Report.id, Report.location_evidence, Report.received_at)
-        .where(Report.status == ReportStatus.FINISHED, Report.processed_at.is_(None))
-        .order_by(Report.id)
-        .limit(limit)
-    ).all()
-    if not queued:
+    """Run every step over up to ``limit`` queued reports in the caller's unit of work."""
+    reports = load_batch(session, limit=limit)
+    if not reports:
         return BatchOutcome(processed=0, by_jurisdiction={})
-    agencies = release_agencies(session)
-    updates: list[dict[str, object]] = []
-    releases: list[dict[str, object]] = []
-    events: list[dict[str, object]] = []
+    plan = bundle_batch(session, reports)
+    matched, file_rows = _match(session, reports, banks)
+    directory = ReleaseDirectory.load(session)
+    decided: dict[int, tuple[Priority, Classification]] = {}
+    updates: dict[int, dict[str, Any]] = {}
+    details: dict[int, dict[str, Any]] = {}
+    releases: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
-    for report_id, clues, received_at in queued:
-        at = clock(received_at)
-        decision = decide_clues(clues or [], ip_resolver)
+    members: list[tuple[QueuedReport, str, dt.datetime]] = []
+    for report in reports:
+        at = clock(report.received_at)
+        decision = decide_stored(report.clues, ip_resolver)
         jurisdiction = decision.release_jurisdiction
         counts[jurisdiction] = counts.get(jurisdiction, 0) + 1
-        updates.append(
-            {
-                "report_id": report_id,
-                "country_code": decision.country_code,
-                "state_code": decision.state,
-                "location_confidence": round(decision.confidence, 4),
-                "location_rule": decision.rule,
-                "processed_at": at,
-            }
-        )
-        for agency_id in agencies.get(jurisdiction, ()):
-            releases.append(
-                {
-                    "report_id": report_id,
-                    "agency_id": agency_id,
-                    "jurisdiction_code": jurisdiction,
-                    "released_at": at,
-                    "released_by": PIPELINE_ACTOR,
-                    "reason": "located"
-                    if jurisdiction not in (FEDERAL, INTERNATIONAL)
-                    else f"location: {jurisdiction}",
-                }
-            )
-        events.append(
-            {
-                "actor": PIPELINE_ACTOR,
-                "action": "report.located_and_released",
-                "subject_type": "report",
-                "subject_id": report_id,
-                "at": at,
-                "detail": {"jurisdiction": jurisdiction, "confidence": round(decision.confidence, 4)},
-            }
-        )
-    table = table_of(Report)
-    statement = (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("report_id"))
-        .values(
-            country_code=sa.bindparam("country_code"),
-            state_code=sa.bindparam("state_code"),
-            location_confidence=sa.bindparam("location_confidence"),
-            location_rule=sa.bindparam("location_rule"),
-            processed_at=sa.bindparam("processed_at"),
-        )
-    )
-    session.execute(statement, updates)
-    _insert_new_releases(session, releases)
-    audit.record_many(session=session, rows=events)
-    return BatchOutcome(processed=len(queued), by_jurisdiction=counts)
+        bundle = plan.bundle_of.get(report.id)
+        new, old = matched[report.id]
+        facts = _facts(report, decision, new, old)
+        priority, why = prioritise(facts)
+        classification, because = classify(facts, priority)
+        confidence = round(decision.confidence, 4)
+        updates[report.id] = {
+            "country_code": decision.country_code,
+            "state_code": decision.state,
+            "location_confidence": confidence,
+            "location_rule": decision.rule,
+            "priority": int(priority),
+            "classification": classification,
+            "processed_at": at,
+            "id": report.id,
+        }
+        if bundle is not None:
+            updates[report.id]["bundle_id"] = bundle.id
+        # One event per report and pass records every step's decision: the steps commit together, so this is
+        # as complete as an event per step, at a fifth of the writes.
+        detail: dict[str, Any] = {
+            "matched": {"new_files": new, "seen_files": old},
+            "located": {"jurisdiction": jurisdiction, "confidence": confidence},
+        }
+        if bundle is not None:
+            detail["bundled"] = {"bundle": bundle.id, "lead": bundle.lead_report_id}
+        details[report.id] = detail
+        if plan.is_member(report.id):
+            members.append((report, jurisdiction, at))
+            continue
+        decided[report.id] = (priority, classification)
+        detail["prioritised"] = {"priority": int(priority), "reason": why}
+        detail["classified"] = {"classification": str(classification), "reason": because}
+        detail["released"] = {"jurisdiction": jurisdiction}
+        for agency_id in directory.agencies_for(jurisdiction):
+            releases.append(_release(report.id, agency_id, jurisdiction, at, release_reason(jurisdiction)))
+    _lead_outcomes(session, plan, decided)
+    through_members: list[dict[str, Any]] = []
+    for report, jurisdiction, at in members:
+        bundle = plan.bundle_of[report.id]
+        lead = bundle.lead_report_id
+        if lead in decided:  # otherwise (a lead from before priorities were kept) the member's own stand
+            priority, classification = decided[lead]
+            updates[report.id].update(priority=int(priority), classification=classification)
+        details[report.id]["released"] = {"jurisdiction": jurisdiction, "through_lead": lead}
+        reason = f"bundle {bundle.id}: member report {report.id} located ({jurisdiction})"
+        for agency_id in directory.agencies_for(jurisdiction):
+            through_members.append(_release(lead, agency_id, jurisdiction, at, reason[:200]))
+    own = new_releases(session, releases)
+    through = new_releases(session, own + through_members)[len(own) :]
+    events = [_event(report.id, updates[report.id]["processed_at"], details[report.id]) for report in reports]
+    for release in through:
+        # The lead became available somewhere new because of a member: that is a release of the lead.
+        detail = {key: release[key] for key in ("jurisdiction_code", "agency_id", "reason")}
+        events.append(_event(release["report_id"], release["released_at"], detail, "report.released"))
+    _store(session, plan, list(updates.values()), file_rows, own + through, events)
+    return BatchOutcome(processed=len(reports), by_jurisdiction=counts)
 
 
-def _insert_new_releases(session: Session, releases: Sequence[dict[str, object]]) -> None:
-    if not releases:
-        return
-    report_ids = sorted({int(str(r["report_id"])) for r in releases})
-    existing: set[tuple[int, int]] = set()
-    for start in range(0, len(report_ids), 900):
-        chunk = report_ids[start : start + 900]
-        existing.update(
-            (int(a), int(b))
-            for a, b in session.execute(
-                sa.select(Release.report_id, Release.agency_id).where(Release.report_id.in_(chunk))
-            )
-        )
-    new = [r for r in releases if (int(str(r["report_id"])), int(str(r["agency_id"]))) not in existing]
-    if new:
-        session.execute(sa.insert(table_of(Release)), new)
+def _viral(report: QueuedReport) -> bool:
+    reason = (report.batch or {}).get("reason")
+    return reason == "VIRAL_POTENTIAL_MEME" or any(f.annotations & VIRAL_FILE_ANNOTATIONS for f in report.files)
+
+
+def _release(report_id: int, agency_id: int, jurisdiction: str, at: dt.datetime, reason: str) -> dict[str, Any]:
+    return {
+        "report_id": report_id,
+        "agency_id": agency_id,
+        "jurisdiction_code": jurisdiction,
+        "released_at": at,
+        "released_by": PIPELINE_ACTOR,
+        "reason": reason,
+    }
+
+
+def _store(
+    session: Session,
+    plan: BundlePlan,
+    updates: list[dict[str, Any]],
+    file_rows: list[dict[str, Any]],
+    releases: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+) -> None:
+    """Write the batch: everything is converted first, so that on SQLite the write lock is held only while the
+    rows are stored (bulk intake may be waiting for it)."""
+    reports, files = table_of(Report), table_of(ReportFile)
+    for bundle in plan.opened:
+        detail = {"kind": str(bundle.kind), "lead": bundle.lead_report_id}
+        event = audit_row(PIPELINE_ACTOR, "bundle.opened", bundle.id, bundle.opened_at, detail)
+        events.append({**event, "subject_type": "bundle"})
+    earlier = [{"bundle_id": b.id, "id": lead} for lead, b in plan.earlier_leads.items()]
+    statements = [
+        *bundle_writes(session, plan),
+        # Bundled reports apart: leaving bundle_id out of the others' statement spares its index a rewrite.
+        fastsql.prepare_update(session, reports, [row for row in updates if "bundle_id" not in row]),
+        fastsql.prepare_update(session, reports, [row for row in updates if "bundle_id" in row]),
+        fastsql.prepare_update(session, reports, earlier),
+        fastsql.prepare_update(session, files, file_rows),
+        fastsql.prepare_insert(session, table_of(Release), releases),
+        fastsql.prepare_insert(session, table_of(AuditEvent), events),
+    ]
+    fastsql.run(session, *statements)
+    refresh_counts(session, plan)
 
 
 def run(
     store: Store,
     *,
-    batch_size: int = 2000,
+    batch_size: int = BATCH_SIZE,
     clock: Clock = wall_clock,
     ip_resolver: IpResolver | None = None,
+    banks: Sequence[Matcher] | None = None,
     on_batch: Callable[[BatchOutcome], None] | None = None,
 ) -> int:
-    """Process the whole queue, one transaction per batch; returns how many reports were processed."""
+    """Process the whole queue, one transaction per batch; returns how many reports were processed.
+
+    ``banks`` default to the hashing program's known-content banks, as the store holds them when the run starts.
+    """
+    built: KnownContentBanks | None = None
+    if banks is None:
+        with store.session() as session:
+            built = KnownContentBanks.from_store(session)
+        banks = [built] if built is not None else []
     total = 0
-    while True:
-        with store.unit_of_work() as session:
-            outcome = process_batch(session=session, limit=batch_size, clock=clock, ip_resolver=ip_resolver)
-        if outcome.processed == 0:
-            return total
-        total += outcome.processed
-        if on_batch is not None:
-            on_batch(outcome)
+    try:
+        while True:
+            with store.unit_of_work() as session:
+                outcome = process_batch(
+                    session=session, limit=batch_size, clock=clock, ip_resolver=ip_resolver, banks=banks
+                )
+            if outcome.processed == 0:
+                return total
+            total += outcome.processed
+            if on_batch is not None:
+                on_batch(outcome)
+    finally:
+        if built is not None:
+            built.close()
 
 
-__all__ = ["FEDERAL", "INTERNATIONAL", "BatchOutcome", "decide", "process_batch", "run"]
+__all__ = ["FEDERAL", "INTERNATIONAL", "BatchOutcome", "decide", "decide_clues", "process_batch", "run"]

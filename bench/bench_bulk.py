@@ -1,0 +1,103 @@
+"""Bulk intake end to end on the embedded SQLite store: parse NDJSON, validate, store, then run the pipeline
+through release. Prints reports per second for each phase and overall, and the peak memory.
+
+    .venv/bin/python bench/bench_bulk.py [--reports 100000] [--workers 1] [--chunk 5000] [--overlap]
+
+The lines are the simulation's calibrated traffic (estimated locations, addresses, proxies, conflicting and
+missing clues, escalations, files), with 2% of them sent twice (a retried batch) and 0.5% broken. Generating
+them is not timed. Figures are printed, never asserted: they depend on the machine and on its other load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from clearinghouse.access.service import create_platform
+from clearinghouse.db.engine import open_store
+from clearinghouse.simulate.tipline_feed import TiplineTraffic
+from clearinghouse.tipline import pipeline
+from clearinghouse.tipline.background import BackgroundPipeline
+from clearinghouse.tipline.bulk import import_lines
+
+STATES = ("CA", "NY", "NC", "AL", "ND", "TX", "FL", "WA")
+
+
+def make_lines(count: int, seed: int) -> list[bytes]:
+    """``count`` distinct reports as NDJSON lines, plus retried and broken lines, in a shuffled order."""
+    rng = random.Random(seed)
+    traffic = TiplineTraffic(year=2023, rng=rng)
+    located = int(count * 0.8)
+    items = [item for state in STATES for item in traffic.for_state(state, located // len(STATES))]
+    items += list(traffic.international(int(count * 0.15)))
+    items += list(traffic.unlocated(count - len(items)))
+    lines = [item.line for item in items]
+    lines += rng.sample(lines, k=count // 50)  # a platform re-sends part of a batch that timed out
+    broken = b'{"platform_report_id": "broken-%d", "received_at": "2023-05-01T00:00:00Z"}'
+    lines += [broken % i for i in range(count // 200)]
+    rng.shuffle(lines)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=100_000, help="distinct reports to send")
+    parser.add_argument("--workers", type=int, default=1, help="parsing processes (0: parse in this process)")
+    parser.add_argument("--chunk", type=int, default=5000, help="lines per transaction, and reports per pipeline batch")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--overlap", action="store_true", help="run the pipeline in its own process while the lines are stored"
+    )
+    args = parser.parse_args()
+
+    lines = make_lines(args.reports, args.seed)
+    megabytes = sum(len(line) + 1 for line in lines) / 1e6
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store(f"sqlite:///{Path(folder) / 'bench.db'}")
+        with store.unit_of_work() as session:
+            platform = create_platform(session=session, name="Bench Platform").account.id
+        follower = BackgroundPipeline(store.url, batch_size=args.chunk) if args.overlap else None
+        started, cpu_started = time.perf_counter(), time.process_time()
+        if follower is not None:
+            follower.start()
+        summary = import_lines(
+            store.unit_of_work,
+            platform_id=platform,
+            actor="platform:bench",
+            lines=enumerate(lines, start=1),
+            chunk_lines=args.chunk,
+            workers=args.workers,
+        )
+        filed = time.perf_counter()
+        processed = follower.finish() if follower is not None else 0
+        processed += pipeline.run(store, batch_size=args.chunk)
+        done, cpu = time.perf_counter(), time.process_time() - cpu_started
+        store.dispose()
+
+    intake_s, pipeline_s, total_s = filed - started, done - filed, done - started
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"lines sent          {len(lines):>10,}  ({megabytes:.1f} MB of NDJSON, {args.workers} parsing process(es))")
+    print(
+        f"accepted            {summary.accepted:>10,}  already on file {summary.already_on_file:,}, "
+        f"rejected {len(summary.rejected):,}"
+    )
+    print(f"intake              {summary.accepted / intake_s:>10,.0f} reports/s  ({intake_s:.2f} s)")
+    if args.overlap:  # the pipeline ran alongside intake: only what was left after it is its own time
+        print(f"pipeline            {'':>10}              (done {pipeline_s:.2f} s after intake, {processed:,})")
+    else:
+        print(f"pipeline            {processed / pipeline_s:>10,.0f} reports/s  ({pipeline_s:.2f} s, {processed:,})")
+    print(f"end to end          {summary.accepted / total_s:>10,.0f} reports/s  ({total_s:.2f} s)")
+    # Parsing processes are started by a fork server, not by this process: their CPU and memory are not here.
+    print(f"CPU time            {cpu:>10.2f} s in this process ({cpu / summary.accepted * 1e6:.0f} µs per report)")
+    print(f"peak memory         {peak_self:>10,.0f} MB (this process, the generated lines included)")
+    if processed != summary.accepted:
+        sys.exit(f"the pipeline processed {processed:,} reports, but {summary.accepted:,} were accepted")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""`clearinghouse tables`: the national tables of the tipline for one year, as CSV, JSON or Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clearinghouse.impact.tables import NationalTable, all_tables, generated_at
+
+
+class TableFormat(StrEnum):
+    """How the tables are written."""
+
+    CSV = "csv"
+    JSON = "json"
+    MD = "md"
+
+
+CSV_COLUMNS = ("table", "row", "column", "value")
+"""CSV is long: one line per figure, so that tables of any shape share one file."""
+
+
+def to_csv(tables: Sequence[NationalTable]) -> str:
+    """Every figure of ``tables`` as one CSV line (table, row, column, value)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for table in tables:
+        for label, values in table.rows:
+            for column, value in zip(table.columns, values, strict=True):
+                writer.writerow((table.name, label, column, value))
+    return buffer.getvalue()
+
+
+def to_json(tables: Sequence[NationalTable], year: int) -> str:
+    """The tables as one JSON document."""
+    document = {
+        "year": year,
+        "generated_at": generated_at(),
+        "definitions": "docs/metrics.md, National tables",
+        "tables": {table.name: table.as_json() for table in tables},
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_markdown(tables: Sequence[NationalTable], year: int) -> str:
+    """The tables as Markdown, one section each, figures with thousands separators."""
+    lines = [f"# National tables, {year}", "", 'Definitions: docs/metrics.md, "National tables".', ""]
+    for table in tables:
+        lines += [f"## {table.title}", "", f"| {table.name} | " + " | ".join(table.columns) + " |"]
+        lines.append("|---|" + "---:|" * len(table.columns))
+        lines += [f"| {_cell(label)} | " + " | ".join(f"{v:,}" for v in values) + " |" for label, values in table.rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def tables_command(
+    year: Annotated[int, typer.Option("--year", "-y", help="Calendar year (UTC) of the reports counted.")],
+    output_format: Annotated[
+        TableFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv: one line per figure (table,row,column,value). json: one document. md: a section per table.",
+            case_sensitive=False,
+        ),
+    ] = TableFormat.MD,
+    table: Annotated[
+        list[str] | None,
+        typer.Option("--table", "-t", help=f"Only this table (repeatable). Known: {', '.join(all_tables())}."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of standard output.", dir_okay=False)
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Store URL; default CLEARINGHOUSE_DATABASE_URL or the embedded SQLite file."),
+    ] = None,
+) -> None:
+    """Print the national tables for a year (tipline and victim identification), each counted from the records.
+
+    The definitions of every table are in docs/metrics.md, under "National tables".
+    """
+    from clearinghouse.db.engine import open_store
+    from clearinghouse.impact.tables import national_tables
+
+    unknown = [name for name in table or () if name not in all_tables()]
+    if unknown:
+        typer.echo(f"error: --table {', '.join(unknown)}: no such table; known: {', '.join(all_tables())}", err=True)
+        raise typer.Exit(code=2)
+
+    store = open_store(url)
+    try:
+        with store.session() as session:
+            tables = national_tables(session, year, table)
+    finally:
+        store.dispose()
+    if output_format is TableFormat.CSV:
+        text = to_csv(tables)
+    elif output_format is TableFormat.JSON:
+        text = to_json(tables, year)
+    else:
+        text = to_markdown(tables, year)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"{len(tables)} table(s) for {year} written to {out}", err=True)

@@ -1,0 +1,345 @@
+"""Bulk intake of NDJSON: one finished report per line, idempotent on the platform's own report id.
+
+A line is a `BulkLine`: the platform's report id, when the platform received the report, the `ReportIntake`
+and the digests of its files (never the files). Lines are validated on their own; a bad line is answered with
+its number and the reason, and the good lines around it are stored. Lines are stored in chunks, one
+transaction per chunk, and a line is acknowledged only once its chunk is committed: a crash loses nothing that
+was acknowledged, and a retried batch creates no duplicate (lines already on file are answered as such).
+Parsing and validation can run in worker processes (`workers`); storing always happens in the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Field, ValidationError, model_validator
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from clearinghouse.db.base import utcnow
+from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
+from clearinghouse.tipline.models import FileKind
+from clearinghouse.tipline.wire_schemas import FileAnnotation, IntakeModel, ReportIntake
+
+MAX_FILES = 1000
+CHUNK_LINES = 5000
+"""Lines stored per transaction: large enough to amortise a commit, small enough to bound a retry."""
+STORE_ATTEMPTS = 3
+"""Transactions tried per chunk when a concurrent writer conflicts with it (see `store_chunk`)."""
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+"""How far past our clock a received time may be (the platform's clock may run a little ahead)."""
+
+
+def _hex(length: int) -> str:
+    return f"^[0-9a-fA-F]{{{length}}}$"
+
+
+class BulkFile(IntakeModel):
+    """One file of a report, by its hashes; the same shape as a file of the JSON API, plus its annotations."""
+
+    kind: Literal["image", "video", "other"] = "other"
+    md5: Annotated[str | None, Field(pattern=_hex(32))] = None
+    sha1: Annotated[str | None, Field(pattern=_hex(40))] = None
+    sha256: Annotated[str | None, Field(pattern=_hex(64))] = None
+    pdq: Annotated[str | None, Field(pattern=_hex(64))] = None
+    pdq_quality: Annotated[int | None, Field(ge=0, le=100)] = None
+    size: Annotated[int | None, Field(ge=0)] = None
+    filename: Annotated[str | None, Field(max_length=255)] = None
+    annotations: list[FileAnnotation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _at_least_one_hash(self) -> BulkFile:
+        if not (self.md5 or self.sha1 or self.sha256 or self.pdq):
+            raise ValueError("a file needs at least one of md5, sha1, sha256 or pdq")
+        return self
+
+    def digest(self) -> FileDigest:
+        """The filing layer's digest, hex in lower case."""
+        return FileDigest(
+            kind=FileKind(self.kind),
+            md5=self.md5.lower() if self.md5 else None,
+            sha1=self.sha1.lower() if self.sha1 else None,
+            sha256=self.sha256.lower() if self.sha256 else None,
+            pdq=self.pdq.lower() if self.pdq else None,
+            pdq_quality=self.pdq_quality,
+            size=self.size,
+            filename=self.filename,
+            annotations=tuple(str(a) for a in self.annotations),
+        )
+
+
+class BulkLine(IntakeModel):
+    """One NDJSON line: a finished report with the platform's id for it."""
+
+    platform_report_id: Annotated[str, Field(min_length=1, max_length=120, pattern=r"\S")]
+    received_at: AwareDatetime = Field(description="When the platform made the report (not in the future).")
+    report: ReportIntake
+    files: list[BulkFile] = Field(default_factory=list, max_length=MAX_FILES)
+
+
+def line_of(
+    *, platform_report_id: str, received_at: dt.datetime, intake: ReportIntake, files: Sequence[FileDigest]
+) -> bytes:
+    """The NDJSON line (without its newline) for a report: what a platform's batch export holds."""
+    document: dict[str, Any] = {
+        "platform_report_id": platform_report_id,
+        "received_at": received_at.isoformat(),
+        "report": intake.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
+        "files": [
+            {
+                key: value
+                for key, value in (
+                    ("kind", str(f.kind)),
+                    ("md5", f.md5),
+                    ("sha1", f.sha1),
+                    ("sha256", f.sha256),
+                    ("pdq", f.pdq),
+                    ("pdq_quality", f.pdq_quality),
+                    ("size", f.size),
+                    ("filename", f.filename),
+                    ("annotations", list(f.annotations) or None),
+                )
+                if value is not None
+            }
+            for f in files
+        ],
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """What is wrong with one field of a line (the offending value is not repeated: it may be personal)."""
+
+    field: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineProblem:
+    """A line that was not stored, and why."""
+
+    line: int
+    platform_report_id: str | None
+    errors: tuple[FieldError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LineOutcome:
+    """A line that is on file: stored now (``created``) or already on file under its platform id."""
+
+    line: int
+    platform_report_id: str
+    report_id: int
+    created: bool
+
+
+@dataclass
+class BulkSummary:
+    """Exactly which lines are on file (acknowledged: committed) and which were refused."""
+
+    stored: list[LineOutcome] = field(default_factory=list)
+    rejected: list[LineProblem] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        """Lines stored by this call."""
+        return sum(1 for outcome in self.stored if outcome.created)
+
+    @property
+    def already_on_file(self) -> int:
+        """Lines whose platform id was on file already (an earlier batch, or an earlier line of this one)."""
+        return sum(1 for outcome in self.stored if not outcome.created)
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer of the bulk endpoint and of `tipline import --json`."""
+        return {
+            "accepted": self.accepted,
+            "already_on_file": self.already_on_file,
+            "rejected": len(self.rejected),
+            "reports": [
+                {
+                    "line": o.line,
+                    "platform_report_id": o.platform_report_id,
+                    "report_id": o.report_id,
+                    "status": "accepted" if o.created else "already_on_file",
+                }
+                for o in self.stored
+            ],
+            "errors": [
+                {
+                    "line": p.line,
+                    "platform_report_id": p.platform_report_id,
+                    "errors": [{"field": e.field, "message": e.message} for e in p.errors],
+                }
+                for p in self.rejected
+            ],
+        }
+
+
+ParsedLine = tuple[int, PreparedReport] | LineProblem
+
+
+def _ref_of_bad_line(raw: bytes) -> str | None:
+    """The platform id of a line that failed validation, if it can be read at all (to help the platform)."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    ref = document.get("platform_report_id") if isinstance(document, dict) else None
+    return ref if isinstance(ref, str) and 0 < len(ref) <= 120 else None
+
+
+def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> ParsedLine:
+    """A line validated and turned into rows to store, or the problems that keep it out."""
+    try:
+        line = BulkLine.model_validate_json(raw)
+    except ValidationError as error:
+        errors = tuple(
+            FieldError(".".join(str(part) for part in item["loc"]) or "(line)", item["msg"])
+            for item in error.errors(include_url=False, include_input=False)
+        )
+        return LineProblem(number, _ref_of_bad_line(raw), errors)
+    if line.received_at > now + FUTURE_TOLERANCE:
+        problem = FieldError("received_at", f"is in the future (our clock says {now.isoformat(timespec='seconds')})")
+        return LineProblem(number, line.platform_report_id, (problem,))
+    filed = FiledReport(
+        intake=line.report,
+        received_at=line.received_at.astimezone(dt.UTC),
+        platform_ref=line.platform_report_id,
+        files=[file.digest() for file in line.files],
+    )
+    return number, prepare(filed)
+
+
+def parse_chunk(lines: Sequence[tuple[int, bytes]], now: dt.datetime) -> list[ParsedLine]:
+    """`parse_line` over a chunk (the unit of work of a parsing process)."""
+    return [parse_line(number, raw, now=now) for number, raw in lines]
+
+
+class LineSplitter:
+    """Splits a byte stream arriving in arbitrary pieces into numbered, non-blank lines (1-based numbers)."""
+
+    def __init__(self) -> None:
+        self.number = 0
+        self.rest = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        """The lines completed by ``chunk``."""
+        pieces = (self.rest + chunk).split(b"\n")
+        self.rest = pieces.pop()
+        found = []
+        for piece in pieces:
+            self.number += 1
+            if piece.strip():
+                found.append((self.number, piece))
+        return found
+
+    def finish(self) -> list[tuple[int, bytes]]:
+        """The last line, if the stream did not end with a newline."""
+        rest, self.rest = self.rest, b""
+        if not rest.strip():
+            return []
+        self.number += 1
+        return [(self.number, rest)]
+
+
+def numbered_lines(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based numbers, from lines or from arbitrary chunks of a byte stream."""
+    splitter = LineSplitter()
+    for chunk in stream:
+        yield from splitter.feed(chunk)
+    yield from splitter.finish()
+
+
+Transaction = Callable[[], AbstractContextManager[Session]]
+"""Opens one write transaction: committed when the block ends normally, rolled back on an error."""
+
+
+def store_chunk(
+    transaction: Transaction, *, platform_id: int, actor: str, parsed: Sequence[ParsedLine], summary: BulkSummary
+) -> None:
+    """Store the good lines of one parsed chunk in one transaction; record every line's outcome in ``summary``.
+
+    The outcomes are added only after the commit, so the summary never acknowledges a line that is not durable.
+    """
+    good = [item for item in parsed if not isinstance(item, LineProblem)]
+    problems = [item for item in parsed if isinstance(item, LineProblem)]
+    outcomes: list[LineOutcome] = []
+    if good:
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                with transaction() as session:
+                    result = file_prepared(
+                        session=session, platform_id=platform_id, reports=[r for _, r in good], actor=actor
+                    )
+                break
+            except IntegrityError:
+                # Another writer filed one of these platform ids (or took the next report ids) between our look-up
+                # and our insert. Taken again, the look-up sees its rows: the line is answered as already on file.
+                if attempt == STORE_ATTEMPTS:
+                    raise
+        outcomes = [
+            LineOutcome(number, str(report.platform_ref), report_id, created)
+            for (number, report), report_id, created in zip(good, result.report_ids, result.created_flags, strict=True)
+        ]
+    summary.stored.extend(outcomes)
+    summary.rejected.extend(problems)
+
+
+def _chunks(lines: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    iterator = iter(lines)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def import_lines(
+    transaction: Transaction,
+    *,
+    platform_id: int,
+    actor: str,
+    lines: Iterable[tuple[int, bytes]],
+    chunk_lines: int = CHUNK_LINES,
+    workers: int = 0,
+    now: dt.datetime | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> BulkSummary:
+    """Validate and store numbered NDJSON lines, one transaction per chunk; ``on_chunk`` hears how many
+    lines each stored chunk held. With ``workers`` > 0, parsing runs in that many processes, ahead of storing.
+    """
+    now = now or utcnow()
+    summary = BulkSummary()
+
+    def store(chunk_size: int, parsed: list[ParsedLine]) -> None:
+        store_chunk(transaction, platform_id=platform_id, actor=actor, parsed=parsed, summary=summary)
+        if on_chunk is not None:
+            on_chunk(chunk_size)
+
+    if workers <= 0:
+        for chunk in _chunks(lines, chunk_lines):
+            store(len(chunk), parse_chunk(chunk, now))
+        return summary
+    # Not fork: the caller may have threads (a progress display, a server) whose locks a forked child would copy.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # A bounded window of chunks in flight keeps memory flat however long the input is.
+        in_flight: deque[tuple[int, Future[list[ParsedLine]]]] = deque()
+        for chunk in _chunks(lines, chunk_lines):
+            in_flight.append((len(chunk), pool.submit(parse_chunk, chunk, now)))
+            if len(in_flight) > workers + 1:
+                size, future = in_flight.popleft()
+                store(size, future.result())
+        while in_flight:
+            size, future = in_flight.popleft()
+            store(size, future.result())
+    return summary

@@ -1,0 +1,162 @@
+"""`clearinghouse tipline`: import a platform's batch export (NDJSON) and run the processing pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+tipline_app = typer.Typer(
+    help="Tipline reports: import platforms' batch exports and run the processing pipeline.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Store URL; default CLEARINGHOUSE_DATABASE_URL or the embedded SQLite file."),
+]
+SHOWN_ERRORS = 20
+
+
+def _progress() -> Progress:
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=False)
+
+
+def _count_lines(path: Path) -> int:
+    count, last = 0, b"\n"
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            count, last = count + block.count(b"\n"), block[-1:]
+    return count + (last != b"\n")
+
+
+@tipline_app.callback()
+def tipline_commands() -> None:
+    """Tipline reports: import platforms' batch exports and run the processing pipeline."""
+
+
+@tipline_app.command("import")
+def import_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="NDJSON file: one report per line (platform_report_id, received_at, report, files).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    platform: Annotated[
+        str, typer.Option("--platform", "-p", help="The platform account the reports come from (name or user name).")
+    ],
+    url: UrlOption = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, help="Processes that parse and validate lines (0: this one).")
+    ] = 1,
+    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Lines stored per transaction.")] = 5000,
+    process: Annotated[
+        bool, typer.Option("--process/--no-process", help="Run the pipeline over the queue once the file is in.")
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every line's outcome as JSON on standard output.")
+    ] = False,
+) -> None:
+    """Import a platform's batch export (NDJSON), idempotent on the platform's report ids.
+
+    Lines already on file (same platform report id) are not stored again, so an interrupted import can simply be
+    run again. Refused lines are listed with their line number and reasons; the exit code is then 1.
+    """
+    import sqlalchemy as sa
+
+    from clearinghouse.access.models import PlatformAccount
+    from clearinghouse.db.engine import open_store
+    from clearinghouse.tipline import pipeline
+    from clearinghouse.tipline.bulk import import_lines, numbered_lines
+
+    store = open_store(url)
+    try:
+        with store.session() as session:
+            account = session.scalar(
+                sa.select(PlatformAccount).where(
+                    (PlatformAccount.name == platform) | (PlatformAccount.username == platform)
+                )
+            )
+        if account is None:
+            console.print(
+                f"[red]no platform account named {escape(platform)!r}[/]: create it with "
+                "`clearinghouse platforms add NAME`"
+            )
+            raise typer.Exit(code=2)
+        total = _count_lines(file)
+        with _progress() as progress, file.open("rb") as stream:
+            task = progress.add_task(f"import {file.name}"[:22], total=total)
+            summary = import_lines(
+                store.unit_of_work,
+                platform_id=account.id,
+                actor=f"import:{account.username}",
+                lines=numbered_lines(stream),
+                chunk_lines=chunk,
+                workers=workers,
+                on_chunk=lambda size: progress.update(task, advance=size),
+            )
+            progress.update(task, completed=total)
+            processed = 0
+            if process:
+                queued = progress.add_task("pipeline", total=summary.accepted or None)
+                processed = pipeline.run(
+                    store, batch_size=chunk, on_batch=lambda outcome: progress.update(queued, advance=outcome.processed)
+                )
+    finally:
+        store.dispose()
+    if as_json:
+        typer.echo(json.dumps(summary.as_json()))
+    typer.echo(
+        f"{summary.accepted:,} report(s) stored, {summary.already_on_file:,} already on file, "
+        f"{len(summary.rejected):,} line(s) refused" + (f"; {processed:,} processed by the pipeline" if process else "")
+    )
+    if summary.rejected:
+        table = Table("line", "platform report id", "field", "problem", title="Refused lines")
+        for problem in summary.rejected[:SHOWN_ERRORS]:
+            for error in problem.errors:
+                table.add_row(
+                    str(problem.line), escape(problem.platform_report_id or ""), error.field, escape(error.message)
+                )
+        console.print(table)
+        if len(summary.rejected) > SHOWN_ERRORS:
+            console.print(f"... and {len(summary.rejected) - SHOWN_ERRORS:,} more (--json lists them all)")
+        raise typer.Exit(code=1)
+
+
+@tipline_app.command("process")
+def process_command(
+    url: UrlOption = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Reports per transaction.")] = 5000,
+) -> None:
+    """Run the pipeline (bundle, match, locate, prioritise, classify, release) over every queued report."""
+    import sqlalchemy as sa
+
+    from clearinghouse.db.engine import open_store
+    from clearinghouse.tipline import pipeline
+    from clearinghouse.tipline.models import Report, ReportStatus
+
+    store = open_store(url)
+    try:
+        with store.session() as session:
+            queued = session.scalar(
+                sa.select(sa.func.count()).where(Report.status == ReportStatus.FINISHED, Report.processed_at.is_(None))
+            )
+        with _progress() as progress:
+            task = progress.add_task("pipeline", total=queued or 0)
+            processed = pipeline.run(
+                store, batch_size=batch, on_batch=lambda outcome: progress.update(task, advance=outcome.processed)
+            )
+    finally:
+        store.dispose()
+    typer.echo(f"{processed:,} report(s) processed", err=True)

@@ -1,0 +1,73 @@
+"""The application factory: one FastAPI app serving the platform interface, the JSON API and the public form."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from clearinghouse import __version__
+from clearinghouse.config import get_settings
+from clearinghouse.db.engine import Store
+from clearinghouse.logs import get_logger
+from clearinghouse.tipline import bulk_api, ispws, json_api, public, service
+from clearinghouse.web.context import Limits, WebContext
+from clearinghouse.web.errors import install_error_handling
+
+log = get_logger("clearinghouse.web")
+
+
+def sweep_expired(context: WebContext) -> int:
+    """Mark open reports past their lifetime as expired (one transaction); returns how many."""
+    with context.store.session() as session, context.writing(session):
+        return service.expire_stale(session=session, now=context.clock())
+
+
+async def _sweep_forever(context: WebContext) -> None:
+    while True:
+        await asyncio.sleep(context.expiry_sweep_seconds)
+        try:
+            expired = await run_in_threadpool(sweep_expired, context)
+        except Exception as error:  # a failed sweep is retried at the next tick; the server keeps serving
+            log.error("expiry sweep failed", error=type(error).__name__)
+            continue
+        if expired:
+            log.info("expired open reports", count=expired)
+
+
+def create_app(store: Store | None = None) -> FastAPI:
+    """The web application over `store` (default: the configured store, which must already be migrated)."""
+    settings = get_settings()
+    context = WebContext(
+        store=store if store is not None else Store(settings.resolved_database_url),
+        limits=Limits(xml_max_bytes=settings.xml_max_bytes),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_forever(context)) if context.expiry_sweep_seconds > 0 else None
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+
+    app = FastAPI(
+        title="Clearinghouse",
+        version=__version__,
+        summary="Report intake: the platform interface, the JSON API and the public report form.",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handling(app)
+    app.include_router(ispws.router)
+    app.include_router(json_api.router)
+    app.include_router(public.router)
+    app.include_router(bulk_api.router)
+    return app

@@ -1,0 +1,50 @@
+"""`clearinghouse serve`: run the web application with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes (each keeps its own credential cache).", min=1)
+    ] = 1,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Store URL; default CLEARINGHOUSE_DATABASE_URL or the embedded SQLite file."),
+    ] = None,
+    timeout_keep_alive: Annotated[
+        int, typer.Option("--timeout-keep-alive", help="Seconds an idle keep-alive connection stays open.", min=1)
+    ] = 5,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log one line per request (method, path, status).")
+    ] = True,
+) -> None:
+    """Serve the platform interface (/ispws), the JSON API (/api/v1) and the public report form (/report)."""
+    import os
+
+    import uvicorn
+
+    from clearinghouse.db.engine import open_store
+
+    # Migrate and seed once, before any worker starts, so workers never race each other doing it.
+    store = open_store(url)
+    store.dispose()
+    if url is not None:
+        # Workers are separate processes that build the app from the settings: hand them the same store.
+        os.environ["CLEARINGHOUSE_DATABASE_URL"] = url
+    typer.echo(f"serving on http://{host}:{port}/ (platform interface at /ispws, public form at /report)")
+    uvicorn.run(
+        "clearinghouse.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        timeout_keep_alive=timeout_keep_alive,
+        log_level="info",
+    )

@@ -1,0 +1,99 @@
+"""FastAPI dependencies: the shared context, a store session, the authenticated platform, bounded bodies.
+
+They read the shared context from the request rather than depending on `ContextDep`: each nested dependency
+costs FastAPI a resolution step on every request, and the platform interface answers thousands a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from clearinghouse.access.service import authenticate_platform
+from clearinghouse.web.auth import PlatformPrincipal, Unauthenticated, basic_credentials
+from clearinghouse.web.bodies import Form, read_bounded, read_form
+from clearinghouse.web.context import WebContext
+
+
+def get_context(request: Request) -> WebContext:
+    """The application's shared context."""
+    context: WebContext = request.app.state.context
+    return context
+
+
+async def _context_dependency(request: Request) -> WebContext:
+    # Async on purpose: FastAPI runs a plain-function dependency in the thread pool, a hop per request.
+    return get_context(request)
+
+
+ContextDep = Annotated[WebContext, Depends(_context_dependency)]
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A store session for one request; handlers commit through `context.writing`.
+
+    Opening a session costs no I/O (the connection is taken at the first query), so this runs on the event
+    loop instead of taking a thread hop per request.
+    """
+    session = get_context(request).store.session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _verify(context: WebContext, username: str, secret: str) -> PlatformPrincipal | None:
+    with context.store.session() as session:
+        account = authenticate_platform(session=session, username=username, secret=secret)
+        if account is None:
+            return None
+        return PlatformPrincipal(id=account.id, username=account.username, name=account.name)
+
+
+async def require_platform(request: Request) -> PlatformPrincipal:
+    """The platform whose Basic credentials the request carries, or Unauthenticated (answered with a 401)."""
+    context = get_context(request)
+    username, secret = basic_credentials(request.headers.get("authorization"))
+    principal = context.credentials.get(username, secret)
+    if principal is None:
+        # argon2 takes tens of milliseconds of CPU: off the event loop.
+        principal = await run_in_threadpool(_verify, context, username, secret)
+        if principal is None:
+            raise Unauthenticated
+        context.credentials.put(username, secret, principal)
+    request.state.platform = principal.username
+    return principal
+
+
+PlatformDep = Annotated[PlatformPrincipal, Depends(require_platform)]
+
+
+async def document_body(request: Request) -> bytes:
+    """An XML or JSON request document, at most `xml_max_bytes`."""
+    return await read_bounded(request, get_context(request).limits.xml_max_bytes)
+
+
+DocumentDep = Annotated[bytes, Depends(document_body)]
+
+
+async def small_form(request: Request) -> Form:
+    """A small urlencoded or multipart form, at most `form_max_bytes`."""
+    return await read_form(request, get_context(request).limits.form_max_bytes)
+
+
+SmallFormDep = Annotated[Form, Depends(small_form)]
+
+
+async def upload_form(request: Request) -> Form:
+    """A multipart upload, at most `upload_max_bytes`, held in memory."""
+    return await read_form(request, get_context(request).limits.upload_max_bytes)
+
+
+UploadFormDep = Annotated[Form, Depends(upload_form)]

@@ -1,0 +1,133 @@
+"""The JSON API for single reports: the same intake model as the XML interface, filed finished in one call."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from clearinghouse.access.audit import history
+from clearinghouse.db.engine import Store
+from clearinghouse.tipline.models import Report, ReportFile, ReportSource, ReportStatus
+from clearinghouse.tipline.wire import parse_report
+from tests.tipline.factories import make_faker, realistic_report
+from tests.tipline.ispws_client import SchemaBuilder
+from tests.web.live import LiveServer
+
+
+@pytest.fixture
+def api(live: LiveServer, credentials: tuple[str, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{live.url}/api/v1/", auth=credentials, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def intake_json(schema_builder: SchemaBuilder) -> dict[str, Any]:
+    """A realistic report in the JSON shape: the XML factory's report parsed by the wire layer."""
+    document = schema_builder.document("report", realistic_report(make_faker()))
+    data: dict[str, Any] = parse_report(document).model_dump(mode="json", exclude_none=True)
+    return data
+
+
+def submission(intake_json: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    content = b"synthetic file bytes"
+    digest = {
+        "kind": "image",
+        "md5": hashlib.md5(content).hexdigest(),
+        "sha256": hashlib.sha256(content).hexdigest().upper(),
+        "size": len(content),
+        "filename": "photo.jpg",
+    }
+    return {"report": intake_json, "files": [digest], **extra}
+
+
+def test_a_report_is_filed_finished_and_queued(api: httpx.Client, intake_json: dict[str, Any], store: Store) -> None:
+    response = api.post("reports", json=submission(intake_json))
+    assert response.status_code == 201
+    assert response.headers["Request-ID"]
+    answer = response.json()
+    assert (answer["status"], answer["created"]) == ("finished", True)
+    report_id = answer["report_id"]
+    assert answer["file_ids"] == [f"{report_id}-1"]
+    with store.session() as session:
+        report = session.get(Report, report_id)
+        assert report is not None
+        assert (report.status, report.source, report.processed_at) == (
+            ReportStatus.FINISHED,
+            ReportSource.PLATFORM,
+            None,
+        )
+        assert report.location_evidence
+        file = session.scalars(sa.select(ReportFile).where(ReportFile.report_id == report_id)).one()
+        assert file.sha256 == hashlib.sha256(b"synthetic file bytes").hexdigest()
+        assert [e.actor for e in history(session=session, subject_type="report", subject_id=report_id)] == [
+            "platform:example-chat"
+        ]
+
+
+def test_the_platform_report_id_makes_it_idempotent(
+    api: httpx.Client, intake_json: dict[str, Any], store: Store
+) -> None:
+    body = submission(intake_json, platform_report_id="chat-2024-0001")
+    first = api.post("reports", json=body)
+    again = api.post("reports", json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["report_id"] == again.json()["report_id"]
+    assert again.json()["created"] is False
+    other = api.post("reports", json=submission(intake_json, platform_report_id="chat-2024-0002"))
+    assert other.status_code == 201
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Report)) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda body: body["report"].update(incident_type="Something Else"), "report.incident_type"),
+        (lambda body: body["report"].pop("reporter"), "report.reporter"),
+        (lambda body: body["report"].update(incident_at="2024-05-17T22:15:03"), "report.incident_at"),
+        (lambda body: body["files"][0].update(md5="not-hex"), "files.0.md5"),
+        (lambda body: body["files"][0].update(md5=None, sha256=None), "files.0"),
+        (lambda body: body.update(unexpected=True), "unexpected"),
+    ],
+)
+def test_invalid_reports_are_refused_naming_the_field(
+    api: httpx.Client, intake_json: dict[str, Any], change: Any, field: str, store: Store
+) -> None:
+    body = submission(intake_json)
+    change(body)
+    response = api.post("reports", json=body)
+    assert response.status_code == 422
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    problem = response.json()
+    assert field in [error["field"] for error in problem["errors"]]
+    assert all(set(error) == {"field", "message"} for error in problem["errors"])  # values are not echoed
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
+
+
+def test_broken_json_and_oversized_bodies(api: httpx.Client, live: LiveServer) -> None:
+    assert api.post("reports", content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 422
+    live.context.limits.xml_max_bytes = 1000
+    response = api.post("reports", content=b"{" + b" " * 2000 + b"}")
+    assert response.status_code == 413
+    assert "limit is 1000 bytes" in response.json()["detail"]
+
+
+def test_authentication_and_ownership(
+    live: LiveServer, api: httpx.Client, other_credentials: tuple[str, str], intake_json: dict[str, Any]
+) -> None:
+    anonymous = httpx.post(f"{live.url}/api/v1/reports", json=submission(intake_json))
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
+    report_id = api.post("reports", json=submission(intake_json)).json()["report_id"]
+    mine = api.get(f"reports/{report_id}")
+    assert (mine.status_code, mine.json()["status"]) == (200, "finished")
+    theirs = httpx.get(f"{live.url}/api/v1/reports/{report_id}", auth=other_credentials)
+    assert (theirs.status_code, theirs.json()["code"]) == (403, 3000)
+    missing = api.get("reports/987654")
+    assert (missing.status_code, missing.json()["code"]) == (404, 5001)

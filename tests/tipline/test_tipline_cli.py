@@ -1,0 +1,92 @@
+"""`clearinghouse tipline import` and `tipline process` through Typer's runner, on an SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from clearinghouse.access.service import create_platform
+from clearinghouse.db.engine import open_store
+from clearinghouse.tipline.cli import tipline_app
+from clearinghouse.tipline.models import Release, Report
+from tests.tipline.bulk_helpers import image, line
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    location = f"sqlite:///{tmp_path / 'cli.db'}"
+    store = open_store(location)
+    with store.unit_of_work() as session:
+        create_platform(session=session, name="Example Video")
+    store.dispose()
+    return location
+
+
+def _export(tmp_path: Path, lines: list[bytes]) -> Path:
+    path = tmp_path / "export.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def _counts(url: str) -> tuple[int, int]:
+    store = open_store(url, upgrade=False)
+    with store.session() as session:
+        reports = session.scalar(sa.select(sa.func.count()).select_from(Report)) or 0
+        released = session.scalar(sa.select(sa.func.count(sa.distinct(Release.report_id)))) or 0
+    store.dispose()
+    return reports, released
+
+
+def test_import_stores_processes_and_can_be_run_again(tmp_path: Path, url: str) -> None:
+    export = _export(tmp_path, [line(f"v-{i}", files=[image(i)]) for i in range(12)] + [b'{"bad": true}'])
+    first = runner.invoke(
+        tipline_app, ["import", str(export), "--platform", "Example Video", "--url", url, "--chunk", "5"]
+    )
+    assert first.exit_code == 1, first.output
+    assert "12 report(s) stored, 0 already on file, 1 line(s) refused; 12 processed by the pipeline" in first.output
+    assert "13" in first.output  # the refused line's number
+    assert _counts(url) == (12, 12)
+    again = runner.invoke(
+        tipline_app, ["import", str(export), "-p", "example-video", "--url", url, "--json", "--workers", "0"]
+    )
+    assert again.exit_code == 1
+    answer = json.loads(again.stdout.splitlines()[0])
+    assert (answer["accepted"], answer["already_on_file"], answer["rejected"]) == (0, 12, 1)
+    assert _counts(url) == (12, 12)
+
+
+def test_an_unknown_platform_is_refused(tmp_path: Path, url: str) -> None:
+    export = _export(tmp_path, [line("x")])
+    result = runner.invoke(tipline_app, ["import", str(export), "--platform", "Nobody", "--url", url])
+    assert result.exit_code == 2
+    assert "no platform account named 'Nobody'" in result.output
+    assert _counts(url) == (0, 0)
+
+
+def test_process_runs_the_queue(tmp_path: Path, url: str) -> None:
+    export = _export(tmp_path, [line("a"), line("b")])
+    imported = runner.invoke(tipline_app, ["import", str(export), "-p", "Example Video", "--url", url, "--no-process"])
+    assert imported.exit_code == 0, imported.output
+    assert _counts(url) == (2, 0)
+    processed = runner.invoke(tipline_app, ["process", "--url", url])
+    assert processed.exit_code == 0, processed.output
+    assert "2 report(s) processed" in processed.output
+    assert _counts(url) == (2, 2)
+
+
+def test_every_option_has_help() -> None:
+    for command in ("import", "process"):
+        result = runner.invoke(tipline_app, [command, "--help"])
+        assert result.exit_code == 0
+    import typer.main
+
+    group = typer.main.get_command(tipline_app)
+    for command in group.commands.values():  # type: ignore[attr-defined]
+        for parameter in command.params:
+            assert getattr(parameter, "help", None) or parameter.name == "help", (command.name, parameter.name)

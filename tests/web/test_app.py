@@ -1,0 +1,169 @@
+"""The application shell: unexpected errors never become a bare 500, every response has a Request-ID, the
+credential cache spares argon2 without weakening authentication, and the commands that run it all."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from clearinghouse.access import service as access_service
+from clearinghouse.access.models import PlatformAccount
+from clearinghouse.cli import app as cli_app
+from clearinghouse.db.engine import Store
+from clearinghouse.tipline import intake
+from clearinghouse.web.auth import CredentialCache, PlatformPrincipal
+from tests.tipline.factories import make_faker, minimal_report
+from tests.tipline.ispws_client import IspwsClient, SchemaBuilder
+from tests.web.live import LiveServer, add_platform, captured_logs, free_port, serve_store
+
+SECRET_CONTENT = "MARKER-of-report-content-93c1"
+
+
+def test_an_unexpected_error_is_code_1000_and_logged_without_content(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_kwargs: object) -> None:
+        raise RuntimeError(f"something went wrong with {SECRET_CONTENT}")
+
+    monkeypatch.setattr(intake, "open_report", broken)
+    credentials = add_platform(store, "Example Chat")
+    with captured_logs() as logs, serve_store(store) as live:
+        with httpx.Client(base_url=live.ispws, auth=credentials) as http:
+            answer = IspwsClient(http, SchemaBuilder()).submit(minimal_report(make_faker()))
+        problem = httpx.post(f"{live.url}/api/v1/reports", auth=credentials, json={"report": {}})
+    assert (answer.http_status, answer.code) == (200, 1000)
+    assert answer.request_id
+    assert problem.status_code == 422
+    text = logs.getvalue()
+    assert "RuntimeError" in text
+    assert answer.request_id in text
+    assert SECRET_CONTENT not in text
+
+
+def test_an_unexpected_api_error_is_a_problem_document(
+    live: LiveServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_kwargs: object) -> None:
+        raise RuntimeError(SECRET_CONTENT)
+
+    monkeypatch.setattr(intake, "file_public_report", broken)
+    form = {
+        "incident_type": "Child Sex Tourism",
+        "description": "A long enough description.",
+        "incident_date": "2024-01-02",
+    }
+    response = httpx.post(f"{live.url}/report", data=form)
+    assert response.status_code == 503
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.headers["Request-ID"]
+    assert SECRET_CONTENT not in response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/report", 200),
+        ("GET", "/api/v1/reports/1", 401),
+        ("GET", "/nowhere", 404),
+        ("GET", "/ispws/status", 401),
+    ],
+)
+def test_every_response_has_a_request_id(live: LiveServer, method: str, path: str, status: int) -> None:
+    response = httpx.request(method, live.url + path)
+    assert response.status_code == status
+    assert len(response.headers["Request-ID"]) == 32
+
+
+def test_successful_credentials_are_cached_failures_never(
+    live: LiveServer, credentials: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = access_service.authenticate_platform
+
+    def counting(**kwargs: object) -> PlatformAccount | None:
+        calls.append(str(kwargs["username"]))
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("clearinghouse.web.deps.authenticate_platform", counting)
+    with httpx.Client(base_url=live.ispws, auth=credentials) as http:
+        assert [http.get("status").status_code for _ in range(5)] == [200] * 5
+    with httpx.Client(base_url=live.ispws, auth=(credentials[0], "wrong")) as http:
+        assert [http.get("status").status_code for _ in range(2)] == [401] * 2
+    assert calls == [credentials[0]] * 3  # one verification for five calls; every wrong secret verified again
+
+
+def test_the_cache_forgets_after_its_ttl_and_evicts_least_recent() -> None:
+    now = [0.0]
+    cache = CredentialCache(ttl=300, max_entries=2, clock=lambda: now[0])
+    principal = PlatformPrincipal(id=1, username="a", name="A")
+    cache.put("a", "secret", principal)
+    assert cache.get("a", "secret") == principal
+    assert cache.get("a", "other") is None
+    now[0] = 299.9
+    assert cache.get("a", "secret") == principal
+    now[0] = 300.0
+    assert cache.get("a", "secret") is None
+    for name in ("x", "y", "z"):
+        cache.put(name, "s", principal)
+    assert len(cache) == 2
+    assert cache.get("x", "s") is None
+
+
+def test_platforms_add_prints_the_secret_once_and_stores_only_its_hash(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    added = runner.invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
+    assert added.exit_code == 0, added.output
+    secret = next(line.split()[-1] for line in added.output.splitlines() if line.startswith("secret:"))
+    assert "username: example-chat" in added.output
+    again = runner.invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
+    assert again.exit_code == 1
+    listed = runner.invoke(cli_app, ["platforms", "list", "--url", url])
+    assert "example-chat" in listed.output
+    assert secret not in listed.output
+    store = Store(url)
+    with store.session() as session:
+        account = session.scalars(sa.select(PlatformAccount)).one()
+        assert secret not in account.secret_hash
+        assert access_service.authenticate_platform(session=session, username="example-chat", secret=secret)
+    store.dispose()
+    assert secret.encode() not in (tmp_path / "cli.db").read_bytes()
+
+
+def test_clearinghouse_serve_runs_the_application(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    added = CliRunner().invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
+    secret = next(line.split()[-1] for line in added.output.splitlines() if line.startswith("secret:"))
+    port = free_port()
+    command = Path(sys.executable).with_name("clearinghouse")
+    env = {**os.environ, "CLEARINGHOUSE_DATABASE_URL": url}
+    server = subprocess.Popen(
+        [str(command), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/ispws/status", auth=("example-chat", secret))
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert b"<responseCode>0</responseCode>" in response.content
+        assert httpx.get(f"http://127.0.0.1:{port}/report").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

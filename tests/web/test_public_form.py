@@ -1,0 +1,112 @@
+"""The public report form over HTTP: a plain form, eight explained choices, a reference number on success and
+the form again, naming the field, on a problem."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from clearinghouse.access.audit import history
+from clearinghouse.db.engine import Store
+from clearinghouse.tipline.models import IncidentType, Report, ReportSource, ReportStatus
+from clearinghouse.tipline.public import INCIDENT_CHOICES
+from tests.web.live import LiveServer
+
+GOOD: dict[str, str] = {
+    "incident_type": IncidentType.ONLINE_ENTICEMENT.value,
+    "description": "An adult on a game chat keeps asking a 12-year-old to send photos.",
+    "incident_date": "2024-05-01",
+    "url": "https://games.example/profile/someone",
+    "platform": "Example Games",
+    "suspect_username": "someone123",
+    "child_age": "12",
+    "state": "ND",
+    "zip_code": "58102",
+    "city": "Fargo",
+    "reporter_email": "parent@example.org",
+}
+
+
+def reports(store: Store) -> list[Report]:
+    with store.session() as session:
+        return list(session.scalars(sa.select(Report)))
+
+
+def test_the_form_works_without_javascript(live: LiveServer) -> None:
+    page = httpx.get(f"{live.url}/report")
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    html = unescape(page.text)
+    assert '<form method="post" action="/report"' in html
+    assert "<script" not in html
+    radios = re.findall(r'<input type="radio" name="incident_type" id="[^"]+" value="([^"]+)"', html)
+    assert sorted(radios) == sorted(t.value for t in IncidentType)
+    for choice in INCIDENT_CHOICES:
+        assert choice.help in html
+    assert "call 911" in html
+
+
+def test_a_report_is_filed_and_confirmed_with_its_reference(live: LiveServer, store: Store) -> None:
+    response = httpx.post(f"{live.url}/report", data={**GOOD, "danger": "yes"})
+    assert response.status_code == 201
+    reference = re.search(r'<p class="reference" id="reference">(\d+)</p>', response.text)
+    assert reference is not None
+    (report,) = reports(store)
+    assert report.id == int(reference.group(1))
+    assert (report.source, report.status, report.platform_id) == (ReportSource.PUBLIC, ReportStatus.FINISHED, None)
+    assert report.processed_at is None
+    assert report.escalation_reason
+    assert "handled as urgent" in response.text
+    assert report.location_evidence
+    assert {"kind": "address", "party": "victim", "region": "ND", "zip_code": "58102", "country": "US"} in (
+        report.location_evidence
+    )
+    assert report.body is not None
+    assert report.body["additional_info"] == GOOD["description"]
+    with store.session() as session:
+        events = history(session=session, subject_type="report", subject_id=report.id)
+    assert [(e.action, e.actor) for e in events] == [("report.opened", "public"), ("report.finished", "public")]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"incident_type": ""}, "incident_type", "What happened is needed"),
+        ({"incident_type": "Something else"}, "incident_type", "What happened is needed"),
+        ({"description": "short"}, "description", "Tell us about it is needed"),
+        ({"incident_date": ""}, "incident_date", "When it happened is needed"),
+        ({"incident_date": "2999-01-01"}, "incident_date", "is in the future"),
+        ({"incident_date": "yesterday"}, "incident_date", "is not a date we can read"),
+        ({"child_age": "19"}, "child_age", "The child's age must be a whole number from 0 to 17"),
+        ({"state": "XX"}, "state", "is not one we know"),
+        ({"zip_code": "ABCDE"}, "zip_code", "ZIP code must be five digits"),
+        ({"reporter_email": "not an address"}, "reporter_email", "does not look like an email address"),
+        ({"url": "not a url"}, "url", "does not look like a web address"),
+        ({"description": "x" * 5001}, "description", "is too long"),
+    ],
+)
+def test_a_problem_shows_the_form_again_naming_the_field(
+    live: LiveServer, store: Store, change: dict[str, Any], field: str, words: str
+) -> None:
+    response = httpx.post(f"{live.url}/report", data={**GOOD, **change})
+    assert response.status_code == 422
+    html = unescape(response.text)
+    assert f'<a href="#{field}">' in html
+    assert words in html
+    assert f'id="{field}-error"' in html
+    # What the person typed is kept.
+    assert 'value="someone123"' in html
+    assert reports(store) == []
+
+
+def test_an_anonymous_minimal_report_is_accepted(live: LiveServer, store: Store) -> None:
+    minimal = {key: GOOD[key] for key in ("incident_type", "description", "incident_date")}
+    response = httpx.post(f"{live.url}/report", data=minimal)
+    assert response.status_code == 201
+    (report,) = reports(store)
+    assert report.location_evidence == []
