@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from clearinghouse.hashing import service
 from clearinghouse.hashing.image import hash_content
 from clearinghouse.hashing.matcher import Matcher
 from clearinghouse.hashing.models import BankKind
+from clearinghouse.hashing.pdq_index import hashes_from_hex
 from clearinghouse.hashing.schemas import EntryIn, HashQuery
 from clearinghouse.hashing.surge import SurgeMonitor
 from tests.hashing.pictures import brightened, cropped, encode, flat, picture, recompressed, resized
@@ -200,3 +203,31 @@ def test_surge_window_forgets_old_lookups() -> None:
     monitor.record([set()] * 10)
     assert not monitor.is_surging(7)
     assert monitor.surging() == []
+
+
+def test_worker_processes_share_one_snapshot(banks: Store, tmp_path: Path) -> None:
+    with banks.unit_of_work() as session:
+        built = Matcher.from_store(session=session)
+    built.save(tmp_path / "matcher")
+    pdq = hash_content(encode(resized(picture(4), 0.5))).pdq
+    worker = (
+        "import sys\n"
+        "from clearinghouse.hashing.matcher import Matcher\n"
+        "from clearinghouse.hashing.pdq_index import hashes_from_hex\n"
+        "matcher = Matcher.load(sys.argv[1])\n"
+        "found = matcher.pdq.search(hashes_from_hex([sys.argv[2]]))\n"
+        "print(found.ids.tolist(), matcher.pdq.segments[0].codes.flags.writeable)\n"
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", worker, str(tmp_path / "matcher"), str(pdq)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout.split()
+        for _ in range(2)
+    ]
+    expected = built.pdq.search(hashes_from_hex([str(pdq)])).ids.tolist()
+    assert len(expected) == 1
+    assert outputs == [[str(expected), "False"]] * 2

@@ -6,14 +6,27 @@ Content is decoded from the bytes given and never written anywhere: no temporary
 from __future__ import annotations
 
 import io
-import warnings
+import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pdqhash
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile
 
 from clearinghouse.hashing.types import Md5Hash, Sha1Hash, Sha256Hash
+
+# Decoders Pillow may try. Some other formats are decoded by external programs through temporary files
+# (EPS runs Ghostscript on a temp file), which would put the content on disk; an image in any other format
+# simply gets no PDQ hash.
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+
+# A decoded image holds 3 bytes per pixel; above this many pixels (about 150 MB decoded) the perceptual hash
+# is skipped rather than let one file exhaust a worker's memory (and decompression bombs are never decoded).
+MAX_PDQ_PIXELS = 50_000_000
+
+# Pillow's debug log echoes values it reads from the file (TIFF tags, for one), which are part of the content;
+# whatever the application's log level, Pillow's own stays above DEBUG.
+logging.getLogger("PIL").setLevel(logging.INFO)
 
 
 @dataclass(frozen=True)
@@ -40,19 +53,34 @@ def pdq_from_image(image: Image.Image) -> tuple[str, int]:
     return np.packbits(np.asarray(vector, dtype=np.uint8)).tobytes().hex(), int(quality)
 
 
-def pdq_from_bytes(content: bytes) -> tuple[str, int] | None:
-    """PDQ hash and quality of a picture given as file bytes, or None if the bytes are not a usable picture.
+def decode_pdq(content: bytes) -> tuple[str, str, int] | None:
+    """(image format, PDQ hex, quality) of a still picture given as bytes, or None when it is not one we decode.
 
-    Pictures large enough to be decompression bombs are refused (None) rather than decoded.
+    Only the formats in IMAGE_FORMATS are tried, pictures over MAX_PDQ_PIXELS are not decoded, and truncated
+    files are refused. No warnings filter is touched: that is process-wide state, unsafe in a threaded server.
     """
+    # WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES on import, which would hash a truncated file
+    # as a blank picture; the sheets embed no raster images, so decoding stays strict everywhere.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(content)) as image:
-                image.load()
-                return pdq_from_image(image)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError, ValueError):
+        with Image.open(io.BytesIO(content), formats=IMAGE_FORMATS) as image:
+            image_format = image.format or "unknown"
+            width, height = image.size
+            if width * height > MAX_PDQ_PIXELS:
+                return None
+            image.load()
+            pdq, quality = pdq_from_image(image)
+    # A decoder can fail in many ways on hostile or truncated input (OSError, ValueError, SyntaxError,
+    # struct.error, ...); whatever the failure, the file simply has no perceptual hash.
+    except Exception:
         return None
+    return image_format, pdq, quality
+
+
+def pdq_from_bytes(content: bytes) -> tuple[str, int] | None:
+    """PDQ hash and quality of a picture given as file bytes, or None if the bytes are not a usable picture."""
+    decoded = decode_pdq(content)
+    return None if decoded is None else (decoded[1], decoded[2])
 
 
 def hash_content(content: bytes) -> ContentHashes:

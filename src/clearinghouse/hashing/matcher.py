@@ -57,74 +57,69 @@ class Matcher:
     @classmethod
     def from_store(cls, *, session: Session, workers: int = 2) -> Matcher:
         """A matcher over every hash of every bank, read from the store in id order."""
+        matcher = cls(workers=workers)
         exact_keys: dict[str, list[npt.NDArray[np.uint64]]] = defaultdict(list)
         exact_ids: dict[str, list[npt.NDArray[np.int64]]] = defaultdict(list)
         pdq_hashes: list[npt.NDArray[np.uint8]] = []
         pdq_ids: list[npt.NDArray[np.int64]] = []
-        high_water = 0
-        skipped = 0
-        block: list[HashRow] = []
-
-        exact_names = {hash_type.name for hash_type in _exact_types()}
+        block: list[tuple[int, str, str, int | None]] = []
 
         def flush() -> None:
-            nonlocal skipped
-            by_type: dict[str, list[HashRow]] = defaultdict(list)
+            by_type: dict[str, list[tuple[int, str, str, int | None]]] = defaultdict(list)
             for row in block:
-                by_type[row.hash_type].append(row)
+                by_type[row[1]].append(row)
             for name, rows in by_type.items():
-                if name in exact_names:
-                    exact_keys[name].append(prefixes_from_hex([row.value for row in rows]))
-                    exact_ids[name].append(np.array([row.id for row in rows], dtype=np.int64))
+                if name in matcher.exact:
+                    exact_keys[name].append(prefixes_from_hex([value for _, _, value, _ in rows]))
+                    exact_ids[name].append(np.array([entry for entry, _, _, _ in rows], dtype=np.int64))
                 elif name == types.PdqHash.name:
-                    usable = [row for row in rows if types.PdqHash.usable(row.quality)]
-                    skipped += len(rows) - len(usable)
-                    pdq_hashes.append(hashes_from_hex([row.value for row in usable]))
-                    pdq_ids.append(np.array([row.id for row in usable], dtype=np.int64))
+                    usable = [row for row in rows if types.PdqHash.usable(row[3])]
+                    matcher.skipped_low_quality += len(rows) - len(usable)
+                    pdq_hashes.append(hashes_from_hex([value for _, _, value, _ in usable]))
+                    pdq_ids.append(np.array([entry for entry, _, _, _ in usable], dtype=np.int64))
             block.clear()
 
-        for row in service.hashes_after(session=session):
+        for row in service.index_entries_after(session=session):
             block.append(row)
-            high_water = row.id
+            matcher.high_water = row[0]
             if len(block) >= _LOAD_BLOCK:
                 flush()
         flush()
-        exact = {
-            name: ExactIndex.build(np.concatenate(exact_keys[name]), np.concatenate(exact_ids[name]))
-            for name in exact_keys
-        }
-        pdq = PdqIndex.build(
-            np.concatenate(pdq_hashes) if pdq_hashes else np.empty((0, 32), np.uint8),
-            np.concatenate(pdq_ids) if pdq_ids else np.empty(0, np.int64),
-            threshold=types.PdqHash.match_distance,
-            in_place=True,
-            workers=workers,
-        )
-        matcher = cls(pdq=pdq, exact=exact, high_water=high_water, workers=workers)
-        matcher.skipped_low_quality = skipped
+        for name in exact_keys:
+            matcher.exact[name] = ExactIndex.build(np.concatenate(exact_keys[name]), np.concatenate(exact_ids[name]))
+        if pdq_ids:
+            matcher.pdq = PdqIndex.build(
+                np.concatenate(pdq_hashes),
+                np.concatenate(pdq_ids),
+                threshold=types.PdqHash.match_distance,
+                in_place=True,
+                workers=workers,
+            )
         return matcher
 
     def refresh(self, *, session: Session) -> int:
         """Index the bank hashes added since the last refresh; returns how many were read."""
-        rows = list(service.hashes_after(session=session, after_id=self.high_water))
+        rows = list(service.index_entries_after(session=session, after_id=self.high_water))
         self.add(rows)
         return len(rows)
 
-    def add(self, rows: Iterable[HashRow]) -> None:
-        """Index these bank hashes (as read from the store)."""
-        by_type: dict[str, list[HashRow]] = defaultdict(list)
+    def add(self, rows: Iterable[tuple[int, str, str, int | None] | HashRow]) -> None:
+        """Index these bank hashes: (id, hash type, value, quality) tuples or rows read from the store."""
+        by_type: dict[str, list[tuple[int, str, str, int | None]]] = defaultdict(list)
         for row in rows:
-            by_type[row.hash_type].append(row)
-            self.high_water = max(self.high_water, row.id)
+            entry = (row.id, row.hash_type, row.value, row.quality) if isinstance(row, HashRow) else row
+            by_type[entry[1]].append(entry)
+            self.high_water = max(self.high_water, entry[0])
         for name, group in by_type.items():
             if name in self.exact:
-                keys = prefixes_from_hex([row.value for row in group])
-                self.exact[name].add(keys, [row.id for row in group])
+                keys = prefixes_from_hex([value for _, _, value, _ in group])
+                self.exact[name].add(keys, [entry for entry, _, _, _ in group])
             elif name == types.PdqHash.name:
-                usable = [row for row in group if types.PdqHash.usable(row.quality)]
+                usable = [entry for entry in group if types.PdqHash.usable(entry[3])]
                 self.skipped_low_quality += len(group) - len(usable)
                 if usable:
-                    self.pdq.add(hashes_from_hex([row.value for row in usable]), [row.id for row in usable])
+                    hashes = hashes_from_hex([value for _, _, value, _ in usable])
+                    self.pdq.add(hashes, [entry for entry, _, _, _ in usable])
 
     def forget(self, rows: Iterable[HashRow]) -> int:
         """Drop these bank hashes from the indexes (they no longer match either way); returns how many."""
@@ -192,11 +187,7 @@ class Matcher:
             if types.PdqHash.usable(query.pdq_quality):
                 near.append(position)
             else:
-                results[
-                    position
-                ].pdq_skipped = (
-                    f"quality {query.pdq_quality} is below {types.PdqHash.min_quality}: too little detail to match"
-                )
+                results[position].pdq_skipped = _too_little_detail(query.pdq_quality)
         if near:
             found_near = self.pdq.search(hashes_from_hex([str(queries[i].pdq) for i in near]))
             for query_index, hash_id, distance in zip(
@@ -243,6 +234,10 @@ def _query_for(content: bytes) -> HashQuery:
     return HashQuery(
         md5=hashes.md5, sha1=hashes.sha1, sha256=hashes.sha256, pdq=hashes.pdq, pdq_quality=hashes.pdq_quality
     )
+
+
+def _too_little_detail(quality: int | None) -> str:
+    return f"quality {quality} is below {types.PdqHash.min_quality}: too little detail to match"
 
 
 def _confirmed(row: HashRow, query: HashQuery, distance: int) -> bool:

@@ -6,10 +6,9 @@ has grown to half that one's size, so segment sizes stay geometric (a log-struct
 is rebuilt a logarithmic number of times, never the whole bank per add. Removals mark the hash dead at once
 (a tombstone); merges and :meth:`PdqIndex.compact` drop the dead.
 
-All segments store codes under one bit permutation, learned from the first bank built: bits are ranked by
-how evenly they split the bank, and the ranks are spread over the stored positions so that every run of
-stored bits (every chunk) mixes well-balanced and lopsided bits. That keeps buckets even when bit
-frequencies are not, without any effect on distances or recall.
+All segments store codes under one bit permutation, learned from the first bank built (see
+:func:`bit_order_for`): chunks get bits that are balanced and nearly independent of one another, which keeps
+buckets even when bit frequencies are not, without any effect on distances or recall.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from clearinghouse.hashing.pdq_segment import (
     Ids,
     Segment,
     from_stored,
+    plan_for,
     to_stored,
 )
 from clearinghouse.hashing.settings import PDQ_MATCH_DISTANCE
@@ -57,23 +57,45 @@ class PdqMatches(NamedTuple):
     distances: npt.NDArray[np.int64]
 
 
-def bit_order_for(hashes: npt.NDArray[np.uint8], *, sample: int = LAYOUT_SAMPLE) -> npt.NDArray[np.int64]:
+def bit_order_for(
+    hashes: npt.NDArray[np.uint8], *, threshold: int = PDQ_MATCH_DISTANCE, sample: int = LAYOUT_SAMPLE
+) -> npt.NDArray[np.int64]:
     """The stored bit permutation for a bank: hash bit ``order[i]`` becomes stored bit ``i``.
 
-    Bits are ranked by collision entropy (how evenly a bit splits the bank), then rank ``r`` is placed at
-    the bit-reversal of ``r``: any run of 2**k stored bits then holds one bit from each of 2**k consecutive
-    ranks, so chunks are alike in how much they discriminate.
+    Bits are dealt, most balanced first, into the chunks of the bank's plan, each to the chunk whose expected
+    crowding (2 ** -entropy) it lowers most; a bit correlated with bits already in a chunk adds less entropy
+    there (its mutual information with them is subtracted, estimated from the correlation). Chunks end up
+    alike and made of nearly independent bits. Bits beyond the chunks (the least balanced) come last.
     """
-    if len(hashes) == 0:
+    if len(hashes) < 2:
         return np.arange(BITS, dtype=np.int64)
+    plan = plan_for(max(len(hashes), FLAT_LIMIT + 1), threshold)
     step = max(1, len(hashes) // sample)
-    frequencies = np.unpackbits(np.asarray(hashes[::step]), axis=1).mean(axis=0)
-    entropy = -np.log2(frequencies**2 + (1 - frequencies) ** 2)
+    bits = np.unpackbits(np.asarray(hashes[::step][:sample]), axis=1).astype(np.float32)
+    frequency = bits.mean(axis=0)
+    entropy = -np.log2(frequency**2 + (1 - frequency) ** 2)
+    bits -= frequency
+    bits /= bits.std(axis=0) + 1e-6
+    correlation = (bits.T @ bits) / len(bits)
+    del bits
+    shared = correlation**2 / (2 * np.log(2))  # mutual information of two weakly correlated bits, in bits
+    np.fill_diagonal(shared, 0)
     ranked = np.argsort(-entropy, kind="stable")
-    reversal = np.array([int(f"{rank:08b}"[::-1], 2) for rank in range(BITS)])
-    order = np.empty(BITS, dtype=np.int64)
-    order[reversal] = ranked
-    return order
+    chunks: list[list[int]] = [[] for _ in range(plan.count)]
+    crowding = np.zeros(plan.count)
+    for bit in ranked[: plan.count * plan.width].tolist():
+        best, best_gain, best_entropy = -1, -np.inf, 0.0
+        for chunk, members in enumerate(chunks):
+            if len(members) == plan.width:
+                continue
+            gained = crowding[chunk] + entropy[bit] - shared[bit, members].sum()
+            gain = 2.0 ** -crowding[chunk] - 2.0**-gained
+            if gain > best_gain:
+                best, best_gain, best_entropy = chunk, gain, gained
+        chunks[best].append(bit)
+        crowding[best] = best_entropy
+    order = [bit for members in chunks for bit in members] + ranked[plan.count * plan.width :].tolist()
+    return np.array(order, dtype=np.int64)
 
 
 def hashes_from_hex(values: list[str]) -> npt.NDArray[np.uint8]:
@@ -140,8 +162,9 @@ class PdqIndex:
         if sorted(self.bit_order.tolist()) != list(range(BITS)):
             raise ValueError("bit_order must be a permutation of 0..255")
         self.workers = max(1, workers)
-        self._segments: list[Segment] = []
-        self._tail = _Tail.empty()
+        # Segments and tail are published together as one immutable pair, so that a search never sees an
+        # add twice (in a sealed tail's new segment and in the old tail) or not at all.
+        self._state: tuple[tuple[Segment, ...], _Tail] = ((), _Tail.empty())
         self._write_lock = threading.Lock()
         self._executor: Executor | None = None
 
@@ -166,11 +189,11 @@ class PdqIndex:
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) != len(hashes):
             raise ValueError(f"{len(hashes)} hashes but {len(ids)} ids")
-        order = bit_order_for(hashes) if learn_layout else None
+        order = bit_order_for(hashes, threshold=threshold) if learn_layout else None
         index = cls(threshold=threshold, bit_order=order, workers=workers)
         if len(ids):
             codes = to_stored(hashes, index.bit_order, in_place=in_place)
-            index._segments = [index._segment(codes, ids if in_place else ids.copy())]
+            index._state = ((index._segment(codes, ids if in_place else ids.copy()),), _Tail.empty())
         return index
 
     def _segment(self, codes: Codes, ids: Ids, alive: npt.NDArray[np.bool_] | None = None) -> Segment:
@@ -199,27 +222,27 @@ class PdqIndex:
         if len(ids) != len(codes):
             raise ValueError(f"{len(codes)} hashes but {len(ids)} ids")
         with self._write_lock:
+            segments, tail = self._state
             if len(ids) >= TAIL_CAPACITY:  # a bulk add becomes a segment of its own straight away
-                self._push(self._segment(codes, ids.copy()))
+                self._state = (self._pushed(segments, self._segment(codes, ids.copy())), tail)
                 return
-            tail = self._tail
             if tail.size + len(ids) > TAIL_CAPACITY:
-                self._push(tail.as_segment(self.threshold))
+                segments = self._pushed(segments, tail.as_segment(self.threshold))
                 tail = _Tail.empty()
             end = tail.size + len(ids)
-            tail.codes[tail.size : end] = codes
+            tail.codes[tail.size : end] = codes  # rows beyond the published size: invisible until published
             tail.ids[tail.size : end] = ids
             tail.alive[tail.size : end] = True
-            self._tail = _Tail(tail.codes, tail.ids, tail.alive, end)
+            self._state = (segments, _Tail(tail.codes, tail.ids, tail.alive, end))
 
-    def _push(self, segment: Segment) -> None:
-        """Append a segment, merging while the last is at least half the size of the one before it."""
-        segments = [*self._segments, segment]
-        while len(segments) >= 2 and segments[-2].live_count <= MERGE_RATIO * segments[-1].live_count:
-            newer = segments.pop()
-            older = segments.pop()
-            segments.append(self._merge([older, newer]))
-        self._segments = segments
+    def _pushed(self, segments: tuple[Segment, ...], segment: Segment) -> tuple[Segment, ...]:
+        """``segments`` and ``segment``, merging while the last is at least half the size of the one before."""
+        merged = [*segments, segment]
+        while len(merged) >= 2 and merged[-2].live_count <= MERGE_RATIO * merged[-1].live_count:
+            newer = merged.pop()
+            older = merged.pop()
+            merged.append(self._merge([older, newer]))
+        return tuple(merged)
 
     def _merge(self, parts: list[Segment]) -> Segment:
         codes = np.concatenate([part.codes[part.alive] for part in parts])
@@ -231,11 +254,11 @@ class PdqIndex:
         wanted = np.unique(np.asarray(ids, dtype=np.int64).reshape(-1))
         removed = 0
         with self._write_lock:
-            for segment in self._segments:
+            segments, tail = self._state
+            for segment in segments:
                 positions = segment.positions_of(wanted)
                 removed += int(np.count_nonzero(segment.alive[positions]))
                 segment.alive[positions] = False
-            tail = self._tail
             positions = np.flatnonzero(np.isin(tail.ids[: tail.size], wanted))
             removed += int(np.count_nonzero(tail.alive[positions]))
             tail.alive[positions] = False
@@ -244,11 +267,11 @@ class PdqIndex:
     def compact(self) -> None:
         """Merge everything into one segment, dropping removed entries (a full rebuild)."""
         with self._write_lock:
-            parts = [*self._segments]
-            if self._tail.size:
-                parts.append(self._tail.as_segment(self.threshold))
-            self._segments = [self._merge(parts)] if parts else []
-            self._tail = _Tail.empty()
+            segments, tail = self._state
+            parts = [*segments]
+            if tail.size:
+                parts.append(tail.as_segment(self.threshold))
+            self._state = ((self._merge(parts),) if parts else (), _Tail.empty())
 
     # -- searching ------------------------------------------------------------------------------------------
 
@@ -258,7 +281,7 @@ class PdqIndex:
         if not 0 <= limit <= self.threshold:
             raise ValueError(f"max_distance must be between 0 and the index threshold {self.threshold}")
         queries = to_stored(np.asarray(hashes, dtype=np.uint8).reshape(-1, CODE_BYTES), self.bit_order)
-        segments, tail = self._segments, self._tail
+        segments, tail = self._state
         batches = range(0, len(queries), QUERY_BATCH)
         pool = self._pool() if len(queries) > QUERY_BATCH else None
 
@@ -275,7 +298,7 @@ class PdqIndex:
         return PdqMatches(queries_hit[order], ids[order], found[order])
 
     @staticmethod
-    def _search_batch(segments: list[Segment], tail: _Tail, queries: Codes, first: int, limit: int) -> PdqMatches:
+    def _search_batch(segments: tuple[Segment, ...], tail: _Tail, queries: Codes, first: int, limit: int) -> PdqMatches:
         hits: list[Hits] = []
         for segment in segments:
             found = segment.search(queries, limit)
@@ -289,32 +312,31 @@ class PdqIndex:
     # -- inspection -----------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        tail = self._tail
+        segments, tail = self._state
         in_tail = int(np.count_nonzero(tail.alive[: tail.size]))
-        return sum(segment.live_count for segment in self._segments) + in_tail
+        return sum(segment.live_count for segment in segments) + in_tail
 
     @property
     def segments(self) -> list[Segment]:
         """The immutable segments, oldest (largest) first; the tail is not among them."""
-        return list(self._segments)
+        return list(self._state[0])
 
     def tail_entries(self) -> tuple[Codes, Ids, npt.NDArray[np.bool_]]:
         """Stored codes, ids and liveness of the unindexed adds."""
-        tail = self._tail
+        tail = self._state[1]
         return tail.codes[: tail.size], tail.ids[: tail.size], tail.alive[: tail.size]
 
     def load_segments(self, segments: list[Segment]) -> None:
         """Replace the content with ready-made segments (used when a snapshot is read)."""
         with self._write_lock:
-            self._segments = list(segments)
-            self._tail = _Tail.empty()
+            self._state = (tuple(segments), _Tail.empty())
 
     def hashes_of(self, ids: npt.ArrayLike) -> dict[int, str]:
         """The hex hash of each live entry with one of ``ids`` (for inspection and tests)."""
         wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
         found: dict[int, str] = {}
         codes, entry_ids, alive = self.tail_entries()
-        sources = [(segment.codes, segment.ids, segment.alive) for segment in self._segments]
+        sources = [(segment.codes, segment.ids, segment.alive) for segment in self._state[0]]
         for codes_part, ids_part, alive_part in [*sources, (codes, entry_ids, alive)]:
             positions = np.flatnonzero(np.isin(ids_part, wanted) & alive_part)
             values = hashes_to_hex(from_stored(codes_part[positions], self.bit_order))
@@ -324,10 +346,11 @@ class PdqIndex:
 
     def stats(self) -> dict[str, Any]:
         """Sizes, chunk plans and memory of the segments and tail."""
+        segments, tail = self._state
         return {
             "threshold": self.threshold,
             "live": len(self),
-            "tail": self._tail.size,
+            "tail": tail.size,
             "segments": [
                 {
                     "size": len(segment),
@@ -336,7 +359,7 @@ class PdqIndex:
                     "chunk_width": None if segment.plan is None else segment.plan.width,
                     "bytes": segment.nbytes,
                 }
-                for segment in self._segments
+                for segment in segments
             ],
-            "bytes": sum(segment.nbytes for segment in self._segments),
+            "bytes": sum(segment.nbytes for segment in segments),
         }

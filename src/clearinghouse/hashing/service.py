@@ -279,6 +279,21 @@ def hashes_after(*, session: Session, after_id: int = 0, hash_types: Sequence[st
     yield from _hash_rows(session, condition)
 
 
+def index_entries_after(*, session: Session, after_id: int = 0) -> Iterator[tuple[int, str, str, int | None]]:
+    """(id, hash type, value, quality) of every bank hash with an id above ``after_id``, in id order.
+
+    The lean read the matcher is built from: no join, no objects.
+    """
+    statement = (
+        sa.select(BankHash.id, BankHash.hash_type, BankHash.value, BankHash.quality)
+        .where(BankHash.id > after_id)
+        .order_by(BankHash.id)
+        .execution_options(yield_per=50_000)
+    )
+    for row in session.execute(statement):
+        yield row.id, row.hash_type, row.value, row.quality
+
+
 def newest_hash_id(*, session: Session) -> int:
     """The highest bank-hash id so far (0 when there are none)."""
     return int(session.scalar(sa.select(sa.func.coalesce(sa.func.max(BankHash.id), 0))) or 0)

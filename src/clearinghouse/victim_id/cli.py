@@ -1,0 +1,270 @@
+"""`clearinghouse vid`: submissions of law enforcement, their review, the analyst queue, reports and exports."""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from clearinghouse.errors import ClearinghouseError, InputError
+from clearinghouse.hashing.transfer import FileFormat
+
+vid_app = typer.Typer(
+    help="Victim identification: law-enforcement submissions, their review, the analyst queue and the exports.",
+    no_args_is_help=True,
+)
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Store URL; default CLEARINGHOUSE_DATABASE_URL or the embedded SQLite file."),
+]
+ActorOption = Annotated[str, typer.Option("--actor", help="Who is acting, as recorded in the audit log.")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Write to this file instead of standard output.", dir_okay=False)
+]
+
+
+class ReportFormat(enum.StrEnum):
+    """Formats of the agency's review report."""
+
+    JSON = "json"
+    PDF = "pdf"
+
+
+class ExportFormat(enum.StrEnum):
+    """Formats of the quarterly export."""
+
+    CSV = "csv"
+    JSON = "json"
+
+
+class TableFormat(enum.StrEnum):
+    """Formats of the national tables."""
+
+    MD = "md"
+    CSV = "csv"
+    JSON = "json"
+
+
+def _open(url: str | None) -> Any:
+    from clearinghouse.db.engine import open_store
+
+    return open_store(url)
+
+
+def _echo_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _fail(error: ClearinghouseError | str) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    # 2 for input the user can correct, 1 for a request the records do not allow.
+    return typer.Exit(2 if isinstance(error, InputError | str) else 1)
+
+
+def _write(text: str | bytes, out: Path | None) -> None:
+    if out is None:
+        if isinstance(text, bytes):
+            raise _fail("a PDF needs --out FILE")
+        typer.echo(text, nl=False)
+    elif isinstance(text, bytes):
+        out.write_bytes(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@vid_app.callback()
+def vid_commands() -> None:
+    """Victim identification: law-enforcement submissions, their review, the analyst queue and the exports."""
+
+
+@vid_app.command("submit")
+def submit_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The manifest: VICS JSON (.json) or CSV (.csv) of file hashes.", exists=True, dir_okay=False
+        ),
+    ],
+    agency: Annotated[int, typer.Option("--agency", help="Id of the submitting law-enforcement agency.")],
+    case: Annotated[str, typer.Option("--case", help="The agency's case number.")],
+    file_format: Annotated[
+        FileFormat | None, typer.Option("--format", help="vics or csv; default: from the file's name or content.")
+    ] = None,
+    actor: ActorOption = "cli",
+    url: UrlOption = None,
+) -> None:
+    """Receive an agency's manifest of hashes for one case; a bad manifest is refused whole, by line."""
+    from clearinghouse.victim_id.manifest import ManifestError, detect_format, parse_manifest, submit_manifest
+
+    text = file.read_text(encoding="utf-8-sig")
+    try:
+        files = parse_manifest(text, file_format or detect_format(text, file.name))
+    except ManifestError as error:
+        for row in error.errors:
+            typer.echo(f"{file}: line {row.line}: {row.reason}", err=True)
+        raise _fail(f"{file}: {len(error.errors)} bad record(s); nothing was stored") from error
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            submission = submit_manifest(session=session, agency_id=agency, case_number=case, files=files, actor=actor)
+            result = {"submission_id": submission.id, "status": str(submission.status), "files": submission.file_count}
+    except ClearinghouseError as error:
+        raise _fail(error) from error
+    finally:
+        store.dispose()
+    _echo_json(result)
+
+
+@vid_app.command("review")
+def review_command(
+    submission_id: Annotated[int, typer.Argument(help="Id of the submission to review.")],
+    actor: ActorOption = "cli",
+    url: UrlOption = None,
+) -> None:
+    """Review a submission: sort every file into the four series categories, queue the unrecognised, complete it."""
+    from clearinghouse.victim_id.review import run_review
+
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            summary = run_review(session=session, submission_id=submission_id, actor=actor)
+    except ClearinghouseError as error:
+        raise _fail(error) from error
+    finally:
+        store.dispose()
+    _echo_json(summary.model_dump(mode="json"))
+
+
+@vid_app.command("report")
+def report_command(
+    submission_id: Annotated[int, typer.Argument(help="Id of the reviewed submission.")],
+    report_format: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="json, or pdf (needs --out).", case_sensitive=False)
+    ] = ReportFormat.JSON,
+    out: OutOption = None,
+    actor: ActorOption = "cli",
+    url: UrlOption = None,
+) -> None:
+    """Write the agency's review report: categories and identified series, no images and no names."""
+    from clearinghouse.victim_id.report import build_report, report_json, report_pdf
+
+    if report_format is ReportFormat.PDF and out is None:
+        raise _fail("a PDF needs --out FILE")
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            report = build_report(session=session, submission_id=submission_id, actor=actor)
+    except ClearinghouseError as error:
+        raise _fail(error) from error
+    finally:
+        store.dispose()
+    _write(report_pdf(report) if report_format is ReportFormat.PDF else report_json(report), out)
+    if out is not None:
+        typer.echo(f"report of submission {submission_id} written to {out}", err=True)
+
+
+@vid_app.command("queue")
+def queue_command(
+    open_series: Annotated[
+        str | None, typer.Option("--open-series", help="Open a new series under this code from the --file files.")
+    ] = None,
+    attach_series: Annotated[
+        str | None, typer.Option("--attach-series", help="Attach the --file files to this registered series.")
+    ] = None,
+    file_ids: Annotated[
+        list[int] | None, typer.Option("--file", help="Id of a waiting file (repeatable), for --open/--attach.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Waiting files listed at most.")] = 100,
+    actor: ActorOption = "cli",
+    url: UrlOption = None,
+) -> None:
+    """List the files waiting for an analyst, or resolve some into a new or a registered series."""
+    from clearinghouse.victim_id import queue
+
+    if open_series and attach_series:
+        raise _fail("give --open-series or --attach-series, not both")
+    if (open_series or attach_series) and not file_ids:
+        raise _fail("name the files with --file ID (repeatable)")
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            if open_series:
+                series = queue.open_series_from_queue(
+                    session=session, code=open_series, file_ids=file_ids or [], actor=actor
+                )
+                result: Any = {"series": series.code, "opened": True, "waiting": queue.count_waiting(session=session)}
+            elif attach_series:
+                count = queue.attach_to_series(
+                    session=session, code=attach_series, file_ids=file_ids or [], actor=actor
+                )
+                result = {"series": attach_series, "files": count, "waiting": queue.count_waiting(session=session)}
+            else:
+                waiting = queue.list_waiting(session=session, limit=limit)
+                result = {
+                    "waiting": queue.count_waiting(session=session),
+                    "files": [item.model_dump(mode="json") for item in waiting],
+                }
+    except ClearinghouseError as error:
+        raise _fail(error) from error
+    finally:
+        store.dispose()
+    _echo_json(result)
+
+
+@vid_app.command("export")
+def export_command(
+    year: Annotated[int, typer.Option("--year", "-y", help="Calendar year (UTC) of the quarter.")],
+    quarter: Annotated[int, typer.Option("--quarter", "-q", min=1, max=4, help="Quarter: 1 (January-March) to 4.")],
+    export_format: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="csv: a line per series and agency. json: one document.")
+    ] = ExportFormat.CSV,
+    out: OutOption = None,
+    actor: ActorOption = "cli",
+    url: UrlOption = None,
+) -> None:
+    """Write where each identified series' files were found in a quarter, for victim-notification programs."""
+    from clearinghouse.victim_id import export
+
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            lines = export.distribution(session=session, year=year, quarter=quarter, actor=actor)
+    except ClearinghouseError as error:
+        raise _fail(error) from error
+    finally:
+        store.dispose()
+    text = export.to_csv(lines) if export_format is ExportFormat.CSV else export.to_json(lines, year, quarter)
+    _write(text, out)
+
+
+@vid_app.command("tables")
+def tables_command(
+    year: Annotated[int, typer.Option("--year", "-y", help="Calendar year (UTC) of the reviews counted.")],
+    table_format: Annotated[
+        TableFormat,
+        typer.Option("--format", "-f", help="md, csv (table,row,column,value) or json.", case_sensitive=False),
+    ] = TableFormat.MD,
+    out: OutOption = None,
+    url: UrlOption = None,
+) -> None:
+    """Print the victim-identification tables of a year: files per series category, new series."""
+    from clearinghouse.impact import vid_tables
+    from clearinghouse.impact.tables_cli import to_csv
+
+    store = _open(url)
+    try:
+        with store.session() as session:
+            tables = vid_tables.vid_tables(session, year)
+    finally:
+        store.dispose()
+    if table_format is TableFormat.CSV:
+        text = to_csv(tables)
+    elif table_format is TableFormat.JSON:
+        text = vid_tables.to_json(tables, year)
+    else:
+        text = vid_tables.to_markdown(tables, year)
+    _write(text, out)

@@ -1,0 +1,88 @@
+"""`clearinghouse vid ...` run as a user would: submit, review, report, queue, export, tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from clearinghouse.db.engine import Store
+from clearinghouse.geo.models import AgencyKind
+from clearinghouse.victim_id import cli
+from tests.victim_id import world
+from tests.victim_id.world import md5
+
+runner = CliRunner()
+AgencyId = Callable[[str, AgencyKind], int]
+
+
+@pytest.fixture
+def app(seeded: Store, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    monkeypatch.setattr(cli, "_open", lambda url: seeded)
+    world.build(seeded)
+    return cli.vid_app
+
+
+def run(app: typer.Typer, *args: str, code: int = 0) -> Any:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, result.output
+    return result
+
+
+def test_submit_review_report_queue_export_tables(app: typer.Typer, agency_id: AgencyId, tmp_path: Path) -> None:
+    manifest = tmp_path / "case.json"
+    manifest.write_text(world.vics_manifest(), encoding="utf-8")
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    submitted = json.loads(run(app, "submit", str(manifest), "--agency", agency, "--case", "C-1").stdout)
+    assert (submitted["status"], submitted["files"]) == ("received", 12)
+    summary = json.loads(run(app, "review", str(submitted["submission_id"])).stdout)
+    assert summary["categories"] == {
+        "identified_series": 4,
+        "tracked_series": 2,
+        "not_determinable": 3,
+        "no_series": 4,
+    }
+    report = json.loads(run(app, "report", str(submitted["submission_id"]), "--format", "json").stdout)
+    assert report["identified_series"][0]["code"] == "SER-ID-1"
+    pdf = tmp_path / "report.pdf"
+    run(app, "report", str(submitted["submission_id"]), "--format", "pdf", "--out", str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    run(app, "report", str(submitted["submission_id"]), "--format", "pdf", code=2)
+    waiting = json.loads(run(app, "queue").stdout)
+    assert waiting["waiting"] == 3
+    file_id = next(item["file_id"] for item in waiting["files"] if item["md5"] == md5(9))
+    opened = json.loads(run(app, "queue", "--open-series", "SER-CLI", "--file", str(file_id)).stdout)
+    assert (opened["series"], opened["waiting"]) == ("SER-CLI", 2)
+    run(app, "queue", "--attach-series", "SER-CLI", code=2)
+    run(app, "queue", "--attach-series", "SER-CLI", "--file", str(file_id), code=1)
+    year, quarter = summary["completed_at"][:4], str((int(summary["completed_at"][5:7]) + 2) // 3)
+    exported = run(app, "export", "--year", year, "--quarter", quarter).stdout
+    assert exported.splitlines()[0] == ",".join(cli_export_columns())
+    assert "SER-ID-1" in exported
+    tables = json.loads(run(app, "tables", "--year", year, "--format", "json").stdout)
+    assert tables["tables"]["vid_files_reviewed"]["rows"][-1] == {"row": "total", "files": 12, "unique_md5": 10}
+
+
+def cli_export_columns() -> tuple[str, ...]:
+    from clearinghouse.victim_id.export import CSV_COLUMNS
+
+    return CSV_COLUMNS
+
+
+def test_a_bad_manifest_is_refused_by_line(app: typer.Typer, agency_id: AgencyId, tmp_path: Path) -> None:
+    manifest = tmp_path / "case.csv"
+    manifest.write_text(f"md5\n{md5(1)}\nnot-a-digest\n", encoding="utf-8")
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    result = run(app, "submit", str(manifest), "--agency", agency, "--case", "C-2", code=2)
+    assert "line 3: md5" in result.stderr
+    assert "nothing was stored" in result.stderr
+
+
+def test_review_of_an_unknown_submission_fails(app: typer.Typer) -> None:
+    result = run(app, "review", "4242", code=1)
+    assert "4242" in result.stderr
