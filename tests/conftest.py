@@ -12,16 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from clearinghouse.db.engine import Store
-from clearinghouse.db.models import metadata
 from tests.pgserver import PostgresServer, PostgresUnavailable, start_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _create_unmigrated_tables(store: Store) -> None:
-    """Tables still in development, not yet in a migration (tests/db/test_migrations.py fails while any are)."""
-    metadata.create_all(store.engine, checkfirst=True)
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +24,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     store = Store(f"sqlite:///{path}")
     store.upgrade()
-    _create_unmigrated_tables(store)
     store.dispose()
     return path
 
@@ -70,7 +63,6 @@ def postgres_template(postgres_server: PostgresServer) -> str:
     admin.dispose()
     store = Store(postgres_server.url("ch_template"))
     store.upgrade()
-    _create_unmigrated_tables(store)
     store.dispose()
     return "ch_template"
 

@@ -7,10 +7,16 @@ from typing import Annotated
 import typer
 
 from clearinghouse import __version__
+from clearinghouse.access.cli import platforms_app
 from clearinghouse.db.cli import db_app
+from clearinghouse.hashing.cli import banks_app, hash_command, match_command
 from clearinghouse.impact.cli import sheet_app
 from clearinghouse.impact.publish import all_command, render_command
+from clearinghouse.impact.tables_cli import tables_command
 from clearinghouse.simulate.cli import demo_command
+from clearinghouse.tipline.cli import tipline_app
+from clearinghouse.victim_id.cli import vid_app
+from clearinghouse.web.cli import serve_command
 
 app = typer.Typer(
     name="clearinghouse",
@@ -23,6 +29,14 @@ app.add_typer(sheet_app, name="sheet")
 # `sheet render` and `sheet all` count from the store; they are registered on sheet_app where they are defined.
 __all__ = ["all_command", "app", "render_command"]
 app.command("demo")(demo_command)
+app.command("hash")(hash_command)
+app.command("match")(match_command)
+app.add_typer(banks_app, name="banks")
+app.command("serve")(serve_command)
+app.add_typer(platforms_app, name="platforms")
+app.add_typer(tipline_app, name="tipline")
+app.command("tables")(tables_command)
+app.add_typer(vid_app, name="vid")
 
 
 def _version(value: bool) -> None:

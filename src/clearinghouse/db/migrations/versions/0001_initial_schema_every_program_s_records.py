@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 13:00:55.174154
+Create Date: 2026-11-21 13:31:28.687392
 """
 
 from collections.abc import Sequence
@@ -424,6 +424,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_support_recipients_state_code"), ["state_code"], unique=False)
 
     op.create_table(
+        "tipline_bundles",
+        sa.Column(
+            "kind",
+            sa.Enum("PLATFORM_BATCH", "SAME_CONTENT", name="bundlekind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("platform_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("reason", sa.String(length=40), nullable=True),
+        sa.Column("content_key", sa.String(length=64), nullable=True),
+        sa.Column("lead_report_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("opened_at", clearinghouse.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("report_count", sa.Integer(), nullable=False),
+        sa.Column("last_joined_at", clearinghouse.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["lead_report_id"], ["tipline_reports.id"], name=op.f("fk_tipline_bundles_lead_report_id_tipline_reports")
+        ),
+        sa.ForeignKeyConstraint(
+            ["platform_id"], ["platform_accounts.id"], name=op.f("fk_tipline_bundles_platform_id_platform_accounts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tipline_bundles")),
+        sa.UniqueConstraint("lead_report_id", name=op.f("uq_tipline_bundles_lead_report_id")),
+    )
+    with op.batch_alter_table("tipline_bundles", schema=None) as batch_op:
+        batch_op.create_index("ix_tipline_bundles_content", ["platform_id", "content_key", "opened_at"], unique=False)
+
+    op.create_table(
         "tipline_files",
         sa.Column("report_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("file_ref", sa.String(length=64), nullable=False),
@@ -453,8 +480,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("report_id", "file_ref", name="uq_tipline_files_report_file_ref"),
     )
     with op.batch_alter_table("tipline_files", schema=None) as batch_op:
-        batch_op.create_index("ix_tipline_files_md5", ["md5"], unique=False)
-        batch_op.create_index(batch_op.f("ix_tipline_files_report_id"), ["report_id"], unique=False)
+        batch_op.create_index("ix_tipline_files_md5_report", ["md5", "report_id"], unique=False)
 
     op.create_table(
         "tipline_releases",
@@ -481,7 +507,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_tipline_releases_jurisdiction_report", ["jurisdiction_code", "report_id", "released_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_tipline_releases_report_id"), ["report_id"], unique=False)
 
     op.create_table(
         "trafficking_reports",
@@ -697,11 +722,141 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("activation_id", "responder_id", name=op.f("pk_response_activation_responders")),
     )
+    op.create_table(
+        "tipline_bundle_refs",
+        sa.Column("platform_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("platform_ref", sa.String(length=120), nullable=False),
+        sa.Column("bundle_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bundle_id"], ["tipline_bundles.id"], name=op.f("fk_tipline_bundle_refs_bundle_id_tipline_bundles")
+        ),
+        sa.ForeignKeyConstraint(
+            ["platform_id"], ["platform_accounts.id"], name=op.f("fk_tipline_bundle_refs_platform_id_platform_accounts")
+        ),
+        sa.PrimaryKeyConstraint("platform_id", "platform_ref", name=op.f("pk_tipline_bundle_refs")),
+    )
+    with op.batch_alter_table("tipline_bundle_refs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tipline_bundle_refs_bundle_id"), ["bundle_id"], unique=False)
+
+    op.create_table(
+        "vid_submission_files",
+        sa.Column("submission_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("md5", sa.String(length=32), nullable=True),
+        sa.Column("sha1", sa.String(length=40), nullable=True),
+        sa.Column("sha256", sa.String(length=64), nullable=True),
+        sa.Column("pdq", sa.String(length=64), nullable=True),
+        sa.Column("pdq_quality", sa.SmallInteger(), nullable=True),
+        sa.Column(
+            "category",
+            sa.Enum(
+                "IDENTIFIED",
+                "TRACKED",
+                "NOT_DETERMINABLE",
+                "NO_SERIES",
+                name="filecategory",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=True,
+        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["submission_id"],
+            ["vid_submissions.id"],
+            name=op.f("fk_vid_submission_files_submission_id_vid_submissions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vid_submission_files")),
+        sa.UniqueConstraint("submission_id", "position", name="uq_vid_submission_files_position"),
+    )
+    with op.batch_alter_table("vid_submission_files", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_vid_submission_files_md5"), ["md5"], unique=False)
+        batch_op.create_index(batch_op.f("ix_vid_submission_files_sha1"), ["sha1"], unique=False)
+        batch_op.create_index(batch_op.f("ix_vid_submission_files_sha256"), ["sha256"], unique=False)
+        batch_op.create_index(batch_op.f("ix_vid_submission_files_submission_id"), ["submission_id"], unique=False)
+
+    op.create_table(
+        "vid_file_series",
+        sa.Column("file_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("series_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "category",
+            sa.Enum(
+                "IDENTIFIED",
+                "TRACKED",
+                "NOT_DETERMINABLE",
+                "NO_SERIES",
+                name="filecategory",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "source", sa.Enum("REVIEW", "ANALYST", name="linksource", native_enum=False, length=10), nullable=False
+        ),
+        sa.Column("found_at", clearinghouse.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("created_at", clearinghouse.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["file_id"], ["vid_submission_files.id"], name=op.f("fk_vid_file_series_file_id_vid_submission_files")
+        ),
+        sa.ForeignKeyConstraint(["series_id"], ["vid_series.id"], name=op.f("fk_vid_file_series_series_id_vid_series")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vid_file_series")),
+        sa.UniqueConstraint("file_id", "series_id", name="uq_vid_file_series_file_series"),
+    )
+    with op.batch_alter_table("vid_file_series", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_vid_file_series_file_id"), ["file_id"], unique=False)
+        batch_op.create_index("ix_vid_file_series_found_at", ["found_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_vid_file_series_series_id"), ["series_id"], unique=False)
+
+    op.create_table(
+        "vid_queue_items",
+        sa.Column("file_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("queued_at", clearinghouse.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "state", sa.Enum("WAITING", "RESOLVED", name="queuestate", native_enum=False, length=10), nullable=False
+        ),
+        sa.Column("resolved_at", clearinghouse.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_by", sa.String(length=200), nullable=True),
+        sa.Column("series_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["file_id"], ["vid_submission_files.id"], name=op.f("fk_vid_queue_items_file_id_vid_submission_files")
+        ),
+        sa.ForeignKeyConstraint(["series_id"], ["vid_series.id"], name=op.f("fk_vid_queue_items_series_id_vid_series")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vid_queue_items")),
+        sa.UniqueConstraint("file_id", name=op.f("uq_vid_queue_items_file_id")),
+    )
+    with op.batch_alter_table("vid_queue_items", schema=None) as batch_op:
+        batch_op.create_index("ix_vid_queue_items_state_queued", ["state", "queued_at"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("vid_queue_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_vid_queue_items_state_queued")
+
+    op.drop_table("vid_queue_items")
+    with op.batch_alter_table("vid_file_series", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_vid_file_series_series_id"))
+        batch_op.drop_index("ix_vid_file_series_found_at")
+        batch_op.drop_index(batch_op.f("ix_vid_file_series_file_id"))
+
+    op.drop_table("vid_file_series")
+    with op.batch_alter_table("vid_submission_files", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_vid_submission_files_submission_id"))
+        batch_op.drop_index(batch_op.f("ix_vid_submission_files_sha256"))
+        batch_op.drop_index(batch_op.f("ix_vid_submission_files_sha1"))
+        batch_op.drop_index(batch_op.f("ix_vid_submission_files_md5"))
+
+    op.drop_table("vid_submission_files")
+    with op.batch_alter_table("tipline_bundle_refs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tipline_bundle_refs_bundle_id"))
+
+    op.drop_table("tipline_bundle_refs")
     op.drop_table("response_activation_responders")
     with op.batch_alter_table("recovery_engagements", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recovery_engagements_trafficking_report_id"))
@@ -737,15 +892,17 @@ def downgrade() -> None:
 
     op.drop_table("trafficking_reports")
     with op.batch_alter_table("tipline_releases", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_tipline_releases_report_id"))
         batch_op.drop_index("ix_tipline_releases_jurisdiction_report")
 
     op.drop_table("tipline_releases")
     with op.batch_alter_table("tipline_files", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_tipline_files_report_id"))
-        batch_op.drop_index("ix_tipline_files_md5")
+        batch_op.drop_index("ix_tipline_files_md5_report")
 
     op.drop_table("tipline_files")
+    with op.batch_alter_table("tipline_bundles", schema=None) as batch_op:
+        batch_op.drop_index("ix_tipline_bundles_content")
+
+    op.drop_table("tipline_bundles")
     with op.batch_alter_table("support_recipients", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_support_recipients_state_code"))
 
