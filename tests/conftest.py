@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from faker import Faker
 
 from clearinghouse.db.engine import Store
+from clearinghouse.geo.agencies import seed_directory
+from clearinghouse.geo.models import Agency, AgencyKind
 from tests.pgserver import PostgresServer, PostgresUnavailable, start_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -96,3 +100,44 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"../shared is missing beside the checkout (looked at {SHARED})")
     return SHARED
+
+
+@pytest.fixture
+def seeded(store: Store) -> Store:
+    """The test's store with every jurisdiction and the shipped agency directory."""
+    with store.unit_of_work() as session:
+        seed_directory(session)
+    return store
+
+
+@pytest.fixture
+def row_count(seeded: Store) -> Callable[[type[Any]], int]:
+    """Counts the rows of one table in the seeded store (to prove nothing was stored half-way)."""
+
+    def count(table: type[Any]) -> int:
+        with seeded.unit_of_work() as session:
+            return session.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+
+    return count
+
+
+@pytest.fixture
+def agency_id(seeded: Store) -> Callable[[str, AgencyKind], int]:
+    """The id of the first seeded agency of one kind in one state."""
+
+    def find(state_code: str, kind: AgencyKind) -> int:
+        with seeded.unit_of_work() as session:
+            query = sa.select(Agency.id).where(Agency.jurisdiction_code == state_code, Agency.kind == kind)
+            found = session.scalars(query.order_by(Agency.id)).first()
+        assert found is not None, f"the directory has no {kind.value} agency in {state_code}"
+        return found
+
+    return find
+
+
+@pytest.fixture
+def fake() -> Faker:
+    """Synthetic people only, reproducible from run to run."""
+    faker = Faker("en_US")
+    faker.seed_instance(20230611)
+    return faker
