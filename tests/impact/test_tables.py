@@ -182,3 +182,38 @@ def test_every_table_is_defined_in_the_metrics_page() -> None:
     section = text.split("\n## National tables\n", 1)[1].split("\n## ", 1)[0]
     defined = set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
     assert defined == set(TABLES)
+
+
+def test_unique_files_after_grouping_visually_similar_images(store: Store) -> None:
+    from clearinghouse.access.service import get_or_create_platform
+    from clearinghouse.hashing.image import hash_content
+    from clearinghouse.tipline.filing import FileDigest
+    from clearinghouse.tipline.models import FileKind
+    from tests.hashing.pictures import encode, picture, recompressed
+
+    first, second = picture(11), picture(12)
+    contents = [encode(first), encode(recompressed(first)), encode(second), encode(second)]
+    digests = [hash_content(content) for content in contents]
+    files = [
+        FileDigest(kind=FileKind.IMAGE, md5=d.md5, sha1=d.sha1, pdq=d.pdq, pdq_quality=d.pdq_quality) for d in digests
+    ]
+    intake = ReportIntake.model_validate(
+        {
+            "incident_type": IncidentType.CHILD_PORNOGRAPHY.value,
+            "incident_at": "2023-03-01T00:00:00+00:00",
+            "reporter": {"reporting_person": {"first_name": "Trust"}},
+        }
+    )
+    received = dt.datetime(2023, 3, 2, tzinfo=dt.UTC)
+    with store.unit_of_work() as session:
+        platform = get_or_create_platform(session=session, name="Example Platform")
+        reports = [
+            FiledReport(intake=intake, received_at=received, platform_ref=f"r{i}", files=files[2 * i : 2 * i + 2])
+            for i in range(2)
+        ]
+        file_reports(session=session, platform_id=platform.id, reports=reports, actor="test")
+    with store.unit_of_work() as session:
+        (table,) = national_tables(session, 2023, ["unique_files_grouped"])
+    rows = dict(table.rows)
+    assert rows["by MD5"] == (3,)  # the second picture was sent twice as the same bytes
+    assert rows["after grouping visually similar images"] == (2,)  # the re-compressed copy joins its original

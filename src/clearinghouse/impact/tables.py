@@ -144,6 +144,25 @@ def unique_files(session: Session, year: int) -> NationalTable:
     return NationalTable("unique_files", "Distinct files of the year's reports, by MD5", ("files",), rows)
 
 
+def unique_files_grouped(session: Session, year: int) -> NationalTable:
+    """Distinct files by MD5, and distinct pictures once visually similar images are grouped (same MD5, or PDQ
+    within the match distance, both of usable quality; see hashing/grouping.py)."""
+    from clearinghouse.hashing.grouping import count_groups
+
+    rows = session.execute(
+        sa.select(ReportFile.md5, ReportFile.pdq, ReportFile.pdq_quality)
+        .join(Report, Report.id == ReportFile.report_id)
+        .where(_of_year(year))
+    ).all()
+    md5s = [row[0] for row in rows]
+    distinct_md5 = len({md5 for md5 in md5s if md5 is not None}) + sum(1 for md5 in md5s if md5 is None)
+    grouped = count_groups(md5s, [row[1] for row in rows], [row[2] for row in rows])
+    table_rows = [("by MD5", (distinct_md5,)), ("after grouping visually similar images", (grouped,))]
+    return NationalTable(
+        "unique_files_grouped", "Unique files, before and after grouping similar images", ("files",), table_rows
+    )
+
+
 def reports_by_content(session: Session, year: int) -> NationalTable:
     new = sa.exists().where(ReportFile.report_id == Report.id, ReportFile.previously_seen.is_(False))
     seen = sa.exists().where(ReportFile.report_id == Report.id, ReportFile.previously_seen.is_(True))
@@ -228,6 +247,7 @@ TABLES: dict[str, Callable[[Session, int], NationalTable]] = {
     "reports_by_incident_type": reports_by_incident_type,
     "files_by_kind": files_by_kind,
     "unique_files": unique_files,
+    "unique_files_grouped": unique_files_grouped,
     "reports_by_content": reports_by_content,
     "reports_by_platform": reports_by_platform,
     "reports_by_classification": reports_by_classification,
