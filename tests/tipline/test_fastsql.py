@@ -71,3 +71,30 @@ def test_rows_written_fast_read_back_like_rows_written_by_core(any_store: Store)
     with any_store.session() as session:  # and the database compares the stored timestamps as it would Core's
         count = session.scalar(sa.select(sa.func.count()).where(Report.received_at == at))
     assert count == 2
+
+
+def test_the_collector_is_paused_for_a_block_and_restored_after_it() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with fastsql.gc_paused():
+        assert not gc.isenabled()
+        with fastsql.gc_paused():  # nested pauses: still off until the outer one ends
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), fastsql.gc_paused():
+        raise RuntimeError("a failed chunk")
+    assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_stays_off() -> None:
+    import gc
+
+    gc.disable()
+    try:
+        with fastsql.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearinghouse.db.base import utcnow
+from clearinghouse.tipline.fastsql import gc_paused
 from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
 from clearinghouse.tipline.models import FileKind
 from clearinghouse.tipline.wire_schemas import FileAnnotation, IntakeModel, ReportIntake
@@ -223,7 +224,8 @@ def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> ParsedLine:
 
 def parse_chunk(lines: Sequence[tuple[int, bytes]], now: dt.datetime) -> list[ParsedLine]:
     """`parse_line` over a chunk (the unit of work of a parsing process)."""
-    return [parse_line(number, raw, now=now) for number, raw in lines]
+    with gc_paused():
+        return [parse_line(number, raw, now=now) for number, raw in lines]
 
 
 class LineSplitter:
@@ -278,7 +280,7 @@ def store_chunk(
     if good:
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
-                with transaction() as session:
+                with gc_paused(), transaction() as session:
                     result = file_prepared(
                         session=session, platform_id=platform_id, reports=[r for _, r in good], actor=actor
                     )

@@ -287,7 +287,7 @@ def run(
     total = 0
     try:
         while True:
-            with store.unit_of_work() as session:
+            with fastsql.gc_paused(), store.unit_of_work() as session:
                 outcome = process_batch(
                     session=session, limit=batch_size, clock=clock, ip_resolver=ip_resolver, banks=banks
                 )
