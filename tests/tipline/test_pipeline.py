@@ -215,3 +215,30 @@ def test_the_hashing_programs_banks_are_asked_by_default(any_store: Store) -> No
     pipeline.run(any_store)
     report = report_by_ref(any_store, platform, "a")
     assert _files(any_store, report.id) == [(None, True), (md5(41), True), (md5(42), False)]
+
+
+def test_a_visually_similar_copy_of_banked_content_is_previously_seen(store: Store) -> None:
+    from clearinghouse.hashing.image import hash_content
+    from clearinghouse.hashing.models import BankKind
+    from clearinghouse.hashing.schemas import EntryIn
+    from clearinghouse.hashing.service import add_entries, get_or_create_bank
+    from tests.hashing.pictures import encode, picture, recompressed
+
+    original, other = picture(21), picture(22)
+    banked = hash_content(encode(original))
+    copy = hash_content(encode(recompressed(original)))  # other bytes, near PDQ
+    unrelated = hash_content(encode(other))
+    platform = ready(store)
+    with store.unit_of_work() as session:
+        known = get_or_create_bank(session=session, name="known", kind=BankKind.KNOWN_ABUSE)
+        entry = EntryIn(hashes={"md5": banked.md5, "pdq": str(banked.pdq)}, pdq_quality=banked.pdq_quality)
+        add_entries(session=session, bank=known, entries=[entry])
+    files = [
+        {"kind": "image", "md5": d.md5, "pdq": d.pdq, "pdq_quality": d.pdq_quality} for d in (copy, unrelated)
+    ]
+    send(store, platform, [line("similar", files=files)])
+    pipeline.run(store)
+    report = report_by_ref(store, platform, "similar")
+    seen = dict(_files(store, report.id))
+    assert seen[copy.md5] is True
+    assert seen[unrelated.md5] is False

@@ -6,10 +6,10 @@ it is **new**. A file without an MD5 that no bank knows stays unknown (``previou
 
 Two sources answer: `PreviousReports` (exact MD5 over the files the store holds, always asked) and the
 known-content banks of `clearinghouse.hashing`, through its matcher's batch lookup (`KnownContentBanks`). The
-banks are asked with the exact hashes only (MD5, SHA-1, SHA-256): perceptual (PDQ) matching finds visually
-similar files, which are not the same content, and stays with the hashing program's own review. `Matcher` is
-the small interface the pipeline calls, so another source plugs in without touching the pipeline; a file is
-previously seen if any source knows it.
+banks are asked with the exact hashes (MD5, SHA-1, SHA-256) and with the PDQ hash when its quality is usable: a
+re-encoded, resized or slightly cropped copy of banked content is content seen before, which is what priority
+needs to know (analysts are spared known material either way). `Matcher` is the small interface the pipeline
+calls, so another source plugs in without touching the pipeline; a file is previously seen if any source knows it.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class FileHashes:
     sha1: str | None = None
     sha256: str | None = None
     pdq: str | None = None
+    pdq_quality: int | None = None
 
 
 class Matcher(Protocol):
@@ -70,11 +71,20 @@ class KnownContentBanks:
         return cls(Built.from_store(session=session, workers=1))
 
     def lookup(self, session: Session, files: Sequence[FileHashes]) -> list[bool]:
-        """True for each file an exact hash of which a bank holds."""
+        """True for each file a bank knows, by an exact hash or by a PDQ hash within the match distance."""
         from clearinghouse.hashing.schemas import HashQuery
 
-        asked = [i for i, f in enumerate(files) if f.md5 or f.sha1 or f.sha256]
-        queries = [HashQuery(md5=files[i].md5, sha1=files[i].sha1, sha256=files[i].sha256) for i in asked]
+        asked = [i for i, f in enumerate(files) if f.md5 or f.sha1 or f.sha256 or f.pdq]
+        queries = [
+            HashQuery(
+                md5=files[i].md5,
+                sha1=files[i].sha1,
+                sha256=files[i].sha256,
+                pdq=files[i].pdq,
+                pdq_quality=files[i].pdq_quality if files[i].pdq else None,
+            )
+            for i in asked
+        ]
         known = [False] * len(files)
         if queries:
             for index, result in zip(asked, self.matcher.lookup_many(session=session, queries=queries), strict=True):

@@ -94,7 +94,7 @@ def _match(
 ) -> tuple[dict[int, tuple[int, int]], list[dict[str, Any]]]:
     """Decide each file's ``previously_seen``: per report (new files, files seen before), and the file rows to
     update (written with the batch's other writes)."""
-    files = [FileHashes(f.id, r.id, f.md5, f.sha1, f.sha256, f.pdq) for r in reports for f in r.files]
+    files = [FileHashes(f.id, r.id, f.md5, f.sha1, f.sha256, f.pdq, f.pdq_quality) for r in reports for f in r.files]
     seen = previously_seen(session, files, banks)
     counts = {r.id: (0, 0) for r in reports}
     rows: list[dict[str, Any]] = []

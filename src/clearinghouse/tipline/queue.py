@@ -33,6 +33,7 @@ class QueuedFile:
     sha1: str | None
     sha256: str | None
     pdq: str | None
+    pdq_quality: int | None
     annotations: frozenset[str]
 
 
@@ -172,13 +173,15 @@ def attach_files(session: Session, reports: Sequence[QueuedReport]) -> None:
     for start in range(0, len(ids), LOOKUP_CHUNK):
         chunk = ids[start : start + LOOKUP_CHUNK]
         query = (
-            sa.select(*columns, ReportFile.pdq, sa.cast(ReportFile.details["annotations"], sa.Text))
+            sa.select(
+                *columns, ReportFile.pdq, ReportFile.pdq_quality, sa.cast(ReportFile.details["annotations"], sa.Text)
+            )
             .where(ReportFile.report_id.in_(chunk))
             .order_by(ReportFile.id)
         )
-        for file_id, report_id, md5, sha1, sha256, pdq, flags in session.execute(query):
+        for file_id, report_id, md5, sha1, sha256, pdq, quality, flags in session.execute(query):
             by_id[report_id].files.append(
-                QueuedFile(file_id, md5, sha1, sha256, pdq, frozenset(decode_json(flags) or ()))
+                QueuedFile(file_id, md5, sha1, sha256, pdq, quality, frozenset(decode_json(flags) or ()))
             )
     for report in reports:
         md5s = [f.md5 for f in report.files]
