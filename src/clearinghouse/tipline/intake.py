@@ -13,8 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
-from clearinghouse.errors import ClearinghouseError
+from clearinghouse.db.base import table_of
+from clearinghouse.errors import ClearinghouseError, NotFound
 from clearinghouse.tipline import service
 from clearinghouse.tipline.content import UploadDigest
 from clearinghouse.tipline.evidence import to_locate_evidence
@@ -82,6 +85,31 @@ def owned_report(*, session: Session, report_id: int, platform_id: int) -> Repor
     return report
 
 
+_REPORTS = table_of(Report)
+# Built once: building a statement costs more CPU than running it.
+_OWNER = sa.select(_REPORTS.c.platform_id).where(_REPORTS.c.id == sa.bindparam("report_id"))
+_OWNER_AND_BODY = sa.select(_REPORTS.c.platform_id, _REPORTS.c.body).where(_REPORTS.c.id == sa.bindparam("report_id"))
+_SET_CLUES = (
+    sa.update(_REPORTS)
+    .where(_REPORTS.c.id == sa.bindparam("report_id"))
+    .values(location_evidence=sa.bindparam("clues", type_=_REPORTS.c.location_evidence.type))
+)
+_FILE_DETAILS = (
+    sa.select(ReportFile.file_ref, ReportFile.details)
+    .where(ReportFile.report_id == sa.bindparam("report_id"))
+    .order_by(ReportFile.id)
+)
+
+
+def _check_owner(*, session: Session, report_id: int, platform_id: int | None) -> None:
+    """As `owned_report`, reading one column instead of loading the report."""
+    found = session.connection().execute(_OWNER, {"report_id": report_id}).first()
+    if found is None:
+        raise NotFound("report", report_id)
+    if found.platform_id != platform_id:
+        raise NotYours(report_id)
+
+
 def open_report(
     *,
     session: Session,
@@ -117,7 +145,7 @@ def add_upload(
     at: dt.datetime,
 ) -> ReportFile:
     """Attach an uploaded file's digest (never its content) to the platform's open report."""
-    owned_report(session=session, report_id=report_id, platform_id=platform_id)
+    _check_owner(session=session, report_id=report_id, platform_id=platform_id)
     return service.add_file(
         session=session,
         report_id=report_id,
@@ -138,7 +166,7 @@ def describe_file(
     *, session: Session, details: FileDetailsIntake, platform_id: int, actor: str, at: dt.datetime
 ) -> ReportFile:
     """Record a platform's `fileDetails` for one of its files."""
-    owned_report(session=session, report_id=details.report_id, platform_id=platform_id)
+    _check_owner(session=session, report_id=details.report_id, platform_id=platform_id)
     stored = details.model_dump(mode="json", exclude_none=True, exclude_defaults=True, exclude={"report_id", "file_id"})
     return service.set_file_details(
         session=session, report_id=details.report_id, file_ref=details.file_id, details=stored, actor=actor, at=at
@@ -147,21 +175,22 @@ def describe_file(
 
 def file_details_of(*, session: Session, report_id: int) -> list[tuple[str, dict[str, Any] | None]]:
     """(file id, details) of each of the report's files, in upload order (plain rows: no ORM objects needed)."""
-    query = (
-        sa.select(ReportFile.file_ref, ReportFile.details)
-        .where(ReportFile.report_id == report_id)
-        .order_by(ReportFile.id)
-    )
-    return [(file_ref, details) for file_ref, details in session.execute(query)]
+    return [(file_ref, details) for file_ref, details in session.execute(_FILE_DETAILS, {"report_id": report_id})]
 
 
 def location_clues(report: Report, files: list[tuple[str, dict[str, Any] | None]]) -> list[dict[str, object]]:
     """The clues the pipeline locates the report by: the intake's, then each described file's upload IP."""
-    clues = clues_of(ReportIntake.model_validate(report.body or {}))
+    return _clues_of(report.id, report.body, files)
+
+
+def _clues_of(
+    report_id: int, body: dict[str, Any] | None, files: list[tuple[str, dict[str, Any] | None]]
+) -> list[dict[str, object]]:
+    clues = clues_of(ReportIntake.model_validate(body or {}))
     for file_ref, stored in files:
         if not stored:
             continue
-        details = FileDetailsIntake.model_validate({**stored, "report_id": report.id, "file_id": file_ref})
+        details = FileDetailsIntake.model_validate({**stored, "report_id": report_id, "file_id": file_ref})
         clues.extend(
             item.model_dump(mode="json", exclude_defaults=True)
             for item in to_locate_evidence(details.location_evidence())
@@ -179,14 +208,22 @@ class Filed:
 
 def finish(*, session: Session, report_id: int, platform_id: int | None, actor: str, at: dt.datetime) -> Filed:
     """File the report irreversibly and store its location clues; it is then queued for the pipeline."""
-    report = service.get_report(session=session, report_id=report_id)
-    if report.platform_id != platform_id:
+    held = session.identity_map.get(identity_key(Report, report_id))
+    if held is not None:
+        owner, body = held.platform_id, held.body
+    else:
+        row = session.connection().execute(_OWNER_AND_BODY, {"report_id": report_id}).first()
+        if row is None:
+            raise NotFound("report", report_id)
+        owner, body = row.platform_id, row.body
+    if owner != platform_id:
         raise NotYours(report_id)
-    # Read the files before changing the report: a query after the change would flush it first, and the clues
-    # below would then cost a second UPDATE of the same row.
+    # Plain rows and one UPDATE per change: no ORM unit of work to track and flush.
     files = file_details_of(session=session, report_id=report_id)
     report = service.finish_report(session=session, report_id=report_id, actor=actor, at=at)
-    report.location_evidence = location_clues(report, files)
+    clues = _clues_of(report_id, body, files)
+    session.connection().execute(_SET_CLUES, {"report_id": report_id, "clues": clues})
+    set_committed_value(report, "location_evidence", clues)
     return Filed(report=report, file_refs=[file_ref for file_ref, _ in files])
 
 

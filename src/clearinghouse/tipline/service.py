@@ -8,10 +8,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from clearinghouse.access import audit
-from clearinghouse.db.base import utcnow
+from clearinghouse.access.models import AuditEvent
+from clearinghouse.db.base import table_of, utcnow
 from clearinghouse.errors import Conflict, InputError, NotFound
 from clearinghouse.geo.models import Agency, Jurisdiction
 from clearinghouse.tipline.models import (
@@ -43,6 +46,71 @@ def expires_at(report: Report) -> dt.datetime:
     return max(report.opened_at + OPEN_REPORT_LIFETIME, report.last_changed_at + OPEN_REPORT_IDLE)
 
 
+_REPORTS = table_of(Report)
+_FILES = table_of(ReportFile)
+
+
+_AUDIT_EVENTS = table_of(AuditEvent)
+
+# The statements of the lifecycle verbs, built once: building a statement costs more CPU than running it.
+_INSERT_AUDIT = sa.insert(_AUDIT_EVENTS)
+_INSERT_REPORT = sa.insert(_REPORTS).returning(_REPORTS.c.id)
+_INSERT_FILE = sa.insert(_FILES).returning(_FILES.c.id)
+_OPEN_ROW = sa.select(_REPORTS.c.status, _REPORTS.c.opened_at, _REPORTS.c.last_changed_at).where(
+    _REPORTS.c.id == sa.bindparam("report_id")
+)
+_CHANGE_OPEN = sa.update(_REPORTS).where(
+    _REPORTS.c.id == sa.bindparam("report_id"), _REPORTS.c.status == ReportStatus.OPEN
+)
+_NOW = sa.bindparam("now", type_=_REPORTS.c.last_changed_at.type)
+_ADD_FILE = _CHANGE_OPEN.values(file_count=_REPORTS.c.file_count + 1, last_changed_at=_NOW).returning(
+    _REPORTS.c.file_count
+)
+_TOUCH = _CHANGE_OPEN.values(last_changed_at=_NOW).returning(_REPORTS.c.file_count)
+_FINISH = _CHANGE_OPEN.values(status=ReportStatus.FINISHED, received_at=_NOW, last_changed_at=_NOW).returning(
+    _REPORTS.c.file_count
+)
+_DESCRIBE_FILE = (
+    sa.update(_FILES)
+    .where(_FILES.c.report_id == sa.bindparam("of_report"), _FILES.c.file_ref == sa.bindparam("of_file"))
+    .values(details=sa.bindparam("new_details", type_=_FILES.c.details.type))
+    .returning(_FILES.c.id)
+)
+
+
+def _audit(*, session: Session, actor: str, action: str, report_id: int, at: dt.datetime, detail: Any = None) -> None:
+    # One Core INSERT, written at once: no ORM object for the unit of work to track and flush.
+    session.connection().execute(
+        _INSERT_AUDIT,
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "subject_type": "report",
+            "subject_id": str(report_id),
+            "detail": detail,
+        },
+    )
+
+
+def _loaded(session: Session, model: type[Report] | type[ReportFile], key: int) -> Any:
+    """The object of ``model`` with primary key ``key`` if this session already holds it (no query), else None."""
+    return session.identity_map.get(identity_key(model, key))
+
+
+def _sync(target: object | None, values: dict[str, Any]) -> None:
+    """Bring an object the session already holds up to date with what a Core UPDATE just wrote."""
+    if target is not None:
+        for name, value in values.items():
+            set_committed_value(target, name, value)
+
+
+def _attach(session: Session, target: Report | ReportFile) -> None:
+    """Make an object built from a row just written (by a Core INSERT) persistent in ``session``, clean."""
+    make_transient_to_detached(target)
+    session.add(target)
+
+
 def open_report(
     *,
     session: Session,
@@ -59,29 +127,28 @@ def open_report(
 ) -> Report:
     """Open a new report (not yet filed: it must be finished to count)."""
     now = at or utcnow()
-    report = Report(
-        source=source,
-        platform_id=platform_id,
-        platform_ref=platform_ref,
-        incident_type=incident_type,
-        status=ReportStatus.OPEN,
-        opened_at=now,
-        last_changed_at=now,
-        incident_at=incident_at,
-        escalation_reason=escalation_reason,
-        annotations=list(annotations),
-        body=body,
-    )
-    session.add(report)
+    values: dict[str, Any] = {
+        "source": source,
+        "platform_id": platform_id,
+        "platform_ref": platform_ref,
+        "incident_type": incident_type,
+        "status": ReportStatus.OPEN,
+        "opened_at": now,
+        "last_changed_at": now,
+        "received_at": None,
+        "retracted_at": None,
+        "incident_at": incident_at,
+        "escalation_reason": escalation_reason,
+        "annotations": list(annotations),
+        "body": body,
+        "file_count": 0,
+    }
+    # Pending ORM changes first (Core statements do not autoflush), so that the rows keep their order.
     session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="report.opened",
-        subject_type="report",
-        subject_id=report.id,
-        at=now,
-    )
+    report_id: int = session.connection().execute(_INSERT_REPORT, values).scalar_one()
+    report = Report(id=report_id, **values)
+    _attach(session, report)
+    _audit(session=session, actor=actor, action="report.opened", report_id=report_id, at=now)
     return report
 
 
@@ -94,12 +161,53 @@ def get_report(*, session: Session, report_id: int) -> Report:
 
 
 def _require_open(report: Report, *, now: dt.datetime) -> None:
-    if report.status is ReportStatus.RETRACTED:
-        raise ReportStateError(5101, f"report {report.id} was retracted")
-    if report.status is ReportStatus.FINISHED:
-        raise ReportStateError(5102, f"report {report.id} is already finished")
-    if report.status is ReportStatus.EXPIRED or now > expires_at(report):
-        raise ReportStateError(5001, f"report {report.id} expired unfinished at {expires_at(report).isoformat()}")
+    _check_open(report.id, report.status, report.opened_at, report.last_changed_at, now=now)
+
+
+def _check_open(
+    report_id: int, status: ReportStatus, opened_at: dt.datetime, last_changed_at: dt.datetime, *, now: dt.datetime
+) -> None:
+    if status is ReportStatus.RETRACTED:
+        raise ReportStateError(5101, f"report {report_id} was retracted")
+    if status is ReportStatus.FINISHED:
+        raise ReportStateError(5102, f"report {report_id} is already finished")
+    expiry = max(opened_at + OPEN_REPORT_LIFETIME, last_changed_at + OPEN_REPORT_IDLE)
+    if status is ReportStatus.EXPIRED or now > expiry:
+        raise ReportStateError(5001, f"report {report_id} expired unfinished at {expiry.isoformat()}")
+
+
+def _require_open_row(session: Session, report_id: int, *, now: dt.datetime) -> None:
+    """Check that the report exists and is open, reading only the columns that decide it (no ORM object)."""
+    held = _loaded(session, Report, report_id)
+    if held is not None:
+        # Pending changes of a report the session holds count (a read below would flush them first anyway).
+        _require_open(held, now=now)
+        return
+    row = session.connection().execute(_OPEN_ROW, {"report_id": report_id}).first()
+    if row is None:
+        raise NotFound("report", report_id)
+    _check_open(report_id, row.status, row.opened_at, row.last_changed_at, now=now)
+
+
+def _change_open(
+    session: Session, report_id: int, statement: sa.Update, *, now: dt.datetime, checked: bool = False
+) -> sa.Row[Any]:
+    """Run one of the UPDATE ... RETURNING statements above on an open report; refuse as `_require_open` would.
+
+    The UPDATE is guarded by the status, so that a concurrent transition (PostgreSQL) is not overwritten.
+    """
+    if not checked:
+        _require_open_row(session, report_id, now=now)
+        session.flush()
+    row = session.connection().execute(statement, {"report_id": report_id, "now": now}).first()
+    if row is None:
+        # Changed by someone else since the check: report the state it is in now.
+        held = _loaded(session, Report, report_id)
+        if held is not None:
+            session.expire(held)
+        _require_open_row(session, report_id, now=now)
+        raise ReportStateError(5001, f"report {report_id} is no longer open")
+    return row
 
 
 def add_file(
@@ -119,31 +227,32 @@ def add_file(
 ) -> ReportFile:
     """Attach one file's hashes to an open report (the content itself is never given to this function)."""
     now = at or utcnow()
-    report = get_report(session=session, report_id=report_id)
-    _require_open(report, now=now)
-    report.file_count += 1
-    report.last_changed_at = now
-    file = ReportFile(
-        report_id=report.id,
-        file_ref=f"{report.id}-{report.file_count}",
-        filename=filename,
-        kind=kind,
-        size=size,
-        md5=md5,
-        sha1=sha1,
-        sha256=sha256,
-        pdq=pdq,
-        pdq_quality=pdq_quality,
-        uploaded_at=now,
-    )
-    session.add(file)
-    session.flush()
-    audit.record(
+    changed = _change_open(session, report_id, _ADD_FILE, now=now)
+    file_count: int = changed.file_count
+    _sync(_loaded(session, Report, report_id), {"file_count": file_count, "last_changed_at": now})
+    values: dict[str, Any] = {
+        "report_id": report_id,
+        "file_ref": f"{report_id}-{file_count}",
+        "filename": filename,
+        "kind": kind,
+        "size": size,
+        "md5": md5,
+        "sha1": sha1,
+        "sha256": sha256,
+        "pdq": pdq,
+        "pdq_quality": pdq_quality,
+        "details": None,
+        "previously_seen": None,
+        "uploaded_at": now,
+    }
+    file_id: int = session.connection().execute(_INSERT_FILE, values).scalar_one()
+    file = ReportFile(id=file_id, **values)
+    _attach(session, file)
+    _audit(
         session=session,
         actor=actor,
         action="report.file_added",
-        subject_type="report",
-        subject_id=report.id,
+        report_id=report_id,
         detail={"file": file.file_ref},
         at=now,
     )
@@ -161,21 +270,29 @@ def set_file_details(
 ) -> ReportFile:
     """Record the platform's description of one file (hashes, annotations, classification)."""
     now = at or utcnow()
-    report = get_report(session=session, report_id=report_id)
-    _require_open(report, now=now)
-    file = session.scalar(
-        sa.select(ReportFile).where(ReportFile.report_id == report_id, ReportFile.file_ref == file_ref)
+    _require_open_row(session, report_id, now=now)
+    session.flush()
+    file_id = (
+        session.connection()
+        .execute(_DESCRIBE_FILE, {"of_report": report_id, "of_file": file_ref, "new_details": details})
+        .scalar()
     )
-    if file is None:
+    if file_id is None:
         raise NotFound("file", file_ref)
-    file.details = details
-    report.last_changed_at = now
-    audit.record(
+    _change_open(session, report_id, _TOUCH, now=now, checked=True)
+    _sync(_loaded(session, Report, report_id), {"last_changed_at": now})
+    file: ReportFile | None = _loaded(session, ReportFile, file_id)
+    if file is None:
+        # Only what is known without a read; any other attribute loads on first access.
+        file = ReportFile(id=file_id, report_id=report_id, file_ref=file_ref, details=details)
+        _attach(session, file)
+    else:
+        _sync(file, {"details": details})
+    _audit(
         session=session,
         actor=actor,
         action="report.file_described",
-        subject_type="report",
-        subject_id=report.id,
+        report_id=report_id,
         detail={"file": file_ref},
         at=now,
     )
@@ -185,19 +302,16 @@ def set_file_details(
 def finish_report(*, session: Session, report_id: int, actor: str, at: dt.datetime | None = None) -> Report:
     """File the report, irreversibly: from now on it is received and goes through the pipeline."""
     now = at or utcnow()
-    report = get_report(session=session, report_id=report_id)
-    _require_open(report, now=now)
-    report.status = ReportStatus.FINISHED
-    report.received_at = now
-    report.last_changed_at = now
-    audit.record(
-        session=session,
-        actor=actor,
-        action="report.finished",
-        subject_type="report",
-        subject_id=report.id,
-        at=now,
-    )
+    values = {"status": ReportStatus.FINISHED, "received_at": now, "last_changed_at": now}
+    _change_open(session, report_id, _FINISH, now=now)
+    report: Report | None = _loaded(session, Report, report_id)
+    if report is None:
+        # Only what was just written; any other attribute loads on first access.
+        report = Report(id=report_id, **values)
+        _attach(session, report)
+    else:
+        _sync(report, values)
+    _audit(session=session, actor=actor, action="report.finished", report_id=report_id, at=now)
     return report
 
 

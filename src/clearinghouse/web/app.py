@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -49,6 +50,9 @@ def create_app(store: Store | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # What start-up built (modules, mappers, routes, compiled schemas) lives as long as the process: moved out of
+        # the collector's sight, a full collection no longer walks it, pausing every request of the worker.
+        gc.freeze()
         sweeper = asyncio.create_task(_sweep_forever(context)) if context.expiry_sweep_seconds > 0 else None
         try:
             yield
