@@ -10,10 +10,6 @@ from clearinghouse.db.migrate import current_revision, head_revision
 from clearinghouse.db.models import metadata
 
 
-def _fresh(store: Store) -> Store:
-    return store
-
-
 def test_migrations_reach_head_and_match_models(tmp_path: object, any_store: Store) -> None:
     assert current_revision(any_store.engine) == head_revision()
     with any_store.engine.connect() as connection:
@@ -32,3 +28,15 @@ def test_upgrade_creates_an_empty_sqlite_store_from_nothing(tmp_path: object) ->
     assert current_revision(store.engine) == head_revision()
     store.upgrade()  # a second upgrade is a no-op
     store.dispose()
+
+
+def test_every_migration_downgrades_and_upgrades_again(any_store: Store) -> None:
+    from alembic import command
+
+    from clearinghouse.db.migrate import alembic_config
+
+    config = alembic_config(any_store.engine)
+    command.downgrade(config, "base")
+    assert current_revision(any_store.engine) is None
+    command.upgrade(config, "head")
+    assert current_revision(any_store.engine) == head_revision()

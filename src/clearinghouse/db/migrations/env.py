@@ -18,7 +18,8 @@ def run_migrations() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=metadata,
+            # A caller may narrow the target (attributes["target_metadata"]) to write one program's revision.
+            target_metadata=config.attributes.get("target_metadata", metadata),
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
         )
