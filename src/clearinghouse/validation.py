@@ -1,13 +1,13 @@
-"""Checks shared by every program's services: enum values, state codes and page bounds, as InputErrors."""
+"""Checks shared by every program's services: rows that must exist, enum values, state codes, page bounds."""
 
 from __future__ import annotations
 
 import enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from clearinghouse.errors import InputError
+from clearinghouse.errors import InputError, NotFound
 from clearinghouse.geo import service as geo_service
 from clearinghouse.geo.jurisdictions import UnknownJurisdiction, find_state
 
@@ -15,6 +15,15 @@ MAX_PAGE = 1000
 """The most rows one list call returns."""
 
 E = TypeVar("E", bound=enum.Enum)
+R = TypeVar("R")
+
+
+def require_row(session: Session, model: type[R], key: Any, kind: str, *, lock: bool = False) -> R:
+    """The row of ``model`` with primary key ``key``, locked for update when asked, or NotFound naming ``kind``."""
+    row = session.get(model, key, with_for_update=lock)
+    if row is None:
+        raise NotFound(kind, key)
+    return row
 
 
 def coerce_enum(field: str, enum_type: type[E], given: object) -> E:

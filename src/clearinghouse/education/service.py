@@ -25,6 +25,7 @@ from clearinghouse.education.schemas import ProfessionalCreate, normalise_email
 from clearinghouse.errors import NotFound, require_aware, require_past
 from clearinghouse.validation import check_page as _check_page
 from clearinghouse.validation import coerce_enum as _enum
+from clearinghouse.validation import require_row
 from clearinghouse.validation import state_code as _state_code
 
 SUBJECT = "professional"
@@ -78,9 +79,7 @@ def register(*, session: Session, data: ProfessionalCreate, actor: str = audit.S
 
 def get(*, session: Session, professional_id: int) -> Professional:
     """The registration with this id."""
-    professional = session.get(Professional, professional_id)
-    if professional is None:
-        raise NotFound("professional", professional_id)
+    professional = require_row(session, Professional, professional_id, "professional")
     return professional
 
 

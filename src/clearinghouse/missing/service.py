@@ -39,6 +39,7 @@ from clearinghouse.missing.models import CaseCategory, CaseEvent, CaseStatus, Ca
 from clearinghouse.missing.schemas import CaseResolution, MissingCaseCreate
 from clearinghouse.validation import check_page as _check_page
 from clearinghouse.validation import coerce_enum as _enum
+from clearinghouse.validation import require_row
 from clearinghouse.validation import state_code as _state_code
 
 SUBJECT = "missing_case"
@@ -181,9 +182,7 @@ def open_case(*, session: Session, data: MissingCaseCreate, actor: str) -> Intak
 
 def get(*, session: Session, case_id: int) -> MissingCase:
     """The case with this id."""
-    case = session.get(MissingCase, case_id)
-    if case is None:
-        raise NotFound("missing case", case_id)
+    case = require_row(session, MissingCase, case_id, "missing case")
     return case
 
 
@@ -198,9 +197,7 @@ def get_by_number(*, session: Session, case_number: str) -> MissingCase:
 
 def _locked(session: Session, case_id: int) -> MissingCase:
     # Row lock on PostgreSQL so two concurrent transitions cannot both pass the status check.
-    case = session.get(MissingCase, case_id, with_for_update=True)
-    if case is None:
-        raise NotFound("missing case", case_id)
+    case = require_row(session, MissingCase, case_id, "missing case", lock=True)
     return case
 
 

@@ -31,6 +31,7 @@ from clearinghouse.response.models import (
 from clearinghouse.response.schemas import ActivationCreate, ResponderCreate
 from clearinghouse.validation import check_page as _check_page
 from clearinghouse.validation import coerce_enum as _enum
+from clearinghouse.validation import require_row
 from clearinghouse.validation import state_code as _state_code
 
 RESPONDER = "responder"
@@ -61,9 +62,7 @@ def add_responder(*, session: Session, data: ResponderCreate, actor: str = audit
 
 def get_responder(*, session: Session, responder_id: int) -> Responder:
     """The responder with this id."""
-    responder = session.get(Responder, responder_id)
-    if responder is None:
-        raise NotFound("responder", responder_id)
+    responder = require_row(session, Responder, responder_id, "responder")
     return responder
 
 
@@ -152,17 +151,13 @@ def activate(*, session: Session, data: ActivationCreate, actor: str) -> Activat
 
 def get_activation(*, session: Session, activation_id: int) -> Activation:
     """The activation with this id."""
-    activation = session.get(Activation, activation_id)
-    if activation is None:
-        raise NotFound("activation", activation_id)
+    activation = require_row(session, Activation, activation_id, "activation")
     return activation
 
 
 def _locked_active(session: Session, activation_id: int) -> Activation:
     # Row lock on PostgreSQL so two concurrent changes cannot both pass the status check.
-    activation = session.get(Activation, activation_id, with_for_update=True)
-    if activation is None:
-        raise NotFound("activation", activation_id)
+    activation = require_row(session, Activation, activation_id, "activation", lock=True)
     if activation.status is not ActivationStatus.ACTIVE:
         raise Conflict(f"activation {activation.id} is already {activation.status.value}")
     return activation

@@ -30,6 +30,7 @@ from clearinghouse.support.models import (
 from clearinghouse.support.schemas import PeerContactCreate, RecipientCreate, ReferralCreate
 from clearinghouse.validation import check_page as _check_page
 from clearinghouse.validation import coerce_enum as _enum
+from clearinghouse.validation import require_row
 from clearinghouse.validation import state_code as _state_code
 
 RECIPIENT = "support_recipient"
@@ -74,9 +75,7 @@ def register_recipient(*, session: Session, data: RecipientCreate, actor: str = 
 
 def get_recipient(*, session: Session, recipient_id: int) -> Recipient:
     """The survivor or family with this id."""
-    recipient = session.get(Recipient, recipient_id)
-    if recipient is None:
-        raise NotFound("support recipient", recipient_id)
+    recipient = require_row(session, Recipient, recipient_id, "support recipient")
     return recipient
 
 
@@ -120,9 +119,7 @@ def record_peer_contact(*, session: Session, data: PeerContactCreate, actor: str
 
 def get_peer_contact(*, session: Session, contact_id: int) -> PeerSupportContact:
     """The peer-support contact with this id."""
-    contact = session.get(PeerSupportContact, contact_id)
-    if contact is None:
-        raise NotFound("peer-support contact", contact_id)
+    contact = require_row(session, PeerSupportContact, contact_id, "peer-support contact")
     return contact
 
 
@@ -175,9 +172,7 @@ def refer(*, session: Session, data: ReferralCreate, actor: str = audit.SYSTEM) 
 
 def get_referral(*, session: Session, referral_id: int) -> MentalHealthReferral:
     """The referral with this id."""
-    referral = session.get(MentalHealthReferral, referral_id)
-    if referral is None:
-        raise NotFound("mental-health referral", referral_id)
+    referral = require_row(session, MentalHealthReferral, referral_id, "mental-health referral")
     return referral
 
 
@@ -186,9 +181,7 @@ def _settle(
 ) -> MentalHealthReferral:
     at = require_past("at", at)
     # Row lock on PostgreSQL so two concurrent outcomes cannot both pass the status check.
-    referral = session.get(MentalHealthReferral, referral_id, with_for_update=True)
-    if referral is None:
-        raise NotFound("mental-health referral", referral_id)
+    referral = require_row(session, MentalHealthReferral, referral_id, "mental-health referral", lock=True)
     if referral.status is not ReferralStatus.REFERRED:
         now = referral.status.value
         raise Conflict(f"referral {referral.id} is already {now}; only a referred one can become {outcome.value}")

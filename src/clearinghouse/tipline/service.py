@@ -26,6 +26,7 @@ from clearinghouse.tipline.models import (
     ReportSource,
     ReportStatus,
 )
+from clearinghouse.validation import require_row
 
 OPEN_REPORT_LIFETIME = dt.timedelta(hours=24)
 """An unfinished report lives at least this long after it was opened ..."""
@@ -154,9 +155,7 @@ def open_report(
 
 def get_report(*, session: Session, report_id: int) -> Report:
     """The report, or NotFound."""
-    report = session.get(Report, report_id)
-    if report is None:
-        raise NotFound("report", report_id)
+    report = require_row(session, Report, report_id, "report")
     return report
 
 

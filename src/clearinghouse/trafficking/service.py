@@ -31,6 +31,7 @@ from clearinghouse.trafficking.models import (
 from clearinghouse.trafficking.schemas import EngagementCreate, TraffickingReportCreate
 from clearinghouse.validation import check_page as _check_page
 from clearinghouse.validation import coerce_enum as _enum
+from clearinghouse.validation import require_row
 from clearinghouse.validation import state_code as _state_code
 
 REPORT = "trafficking_report"
@@ -89,9 +90,7 @@ def record_report(*, session: Session, data: TraffickingReportCreate, actor: str
 
 def get_report(*, session: Session, report_id: int) -> TraffickingReport:
     """The trafficking report with this id."""
-    report = session.get(TraffickingReport, report_id)
-    if report is None:
-        raise NotFound("trafficking report", report_id)
+    report = require_row(session, TraffickingReport, report_id, "trafficking report")
     return report
 
 
@@ -179,9 +178,7 @@ def start_engagement(*, session: Session, data: EngagementCreate, actor: str) ->
 
 def get_engagement(*, session: Session, engagement_id: int) -> Engagement:
     """The engagement with this id."""
-    engagement = session.get(Engagement, engagement_id)
-    if engagement is None:
-        raise NotFound("engagement", engagement_id)
+    engagement = require_row(session, Engagement, engagement_id, "engagement")
     return engagement
 
 
@@ -195,9 +192,7 @@ def _end(
 ) -> Engagement:
     at = require_past("at", at)
     # Row lock on PostgreSQL so two concurrent endings cannot both pass the status check.
-    engagement = session.get(Engagement, engagement_id, with_for_update=True)
-    if engagement is None:
-        raise NotFound("engagement", engagement_id)
+    engagement = require_row(session, Engagement, engagement_id, "engagement", lock=True)
     if engagement.status is not EngagementStatus.ACTIVE:
         raise Conflict(f"engagement {engagement.id} is already {engagement.status.value}")
     require_order("started_at", engagement.started_at, "at", at)

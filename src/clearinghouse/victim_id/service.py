@@ -26,6 +26,7 @@ from clearinghouse.geo.jurisdictions import UnknownJurisdiction, find_state
 from clearinghouse.geo.models import Agency
 from clearinghouse.validation import check_page as _check_page
 from clearinghouse.validation import coerce_enum as _enum
+from clearinghouse.validation import require_row
 from clearinghouse.victim_id.models import Identification, Series, SeriesStatus, Submission, SubmissionStatus
 from clearinghouse.victim_id.schemas import IdentificationCreate, SeriesCreate, SubmissionCreate
 
@@ -86,17 +87,13 @@ def receive_submission(*, session: Session, data: SubmissionCreate, actor: str) 
 
 def get_submission(*, session: Session, submission_id: int) -> Submission:
     """The submission with this id."""
-    submission = session.get(Submission, submission_id)
-    if submission is None:
-        raise NotFound("submission", submission_id)
+    submission = require_row(session, Submission, submission_id, "submission")
     return submission
 
 
 def _locked_submission(session: Session, submission_id: int) -> Submission:
     # Row lock on PostgreSQL so two concurrent transitions cannot both pass the status check.
-    submission = session.get(Submission, submission_id, with_for_update=True)
-    if submission is None:
-        raise NotFound("submission", submission_id)
+    submission = require_row(session, Submission, submission_id, "submission", lock=True)
     return submission
 
 
@@ -187,9 +184,7 @@ def open_series(*, session: Session, data: SeriesCreate, actor: str = audit.SYST
 
 def get_series(*, session: Session, series_id: int) -> Series:
     """The series with this id."""
-    series = session.get(Series, series_id)
-    if series is None:
-        raise NotFound("series", series_id)
+    series = require_row(session, Series, series_id, "series")
     return series
 
 
@@ -243,9 +238,7 @@ def record_identification(*, session: Session, data: IdentificationCreate, actor
 
 def get_identification(*, session: Session, identification_id: int) -> Identification:
     """The identification with this id."""
-    identification = session.get(Identification, identification_id)
-    if identification is None:
-        raise NotFound("identification", identification_id)
+    identification = require_row(session, Identification, identification_id, "identification")
     return identification
 
 
