@@ -87,36 +87,6 @@ class BulkLine(IntakeModel):
     files: list[BulkFile] = Field(default_factory=list, max_length=MAX_FILES)
 
 
-def line_of(
-    *, platform_report_id: str, received_at: dt.datetime, intake: ReportIntake, files: Sequence[FileDigest]
-) -> bytes:
-    """The NDJSON line (without its newline) for a report: what a platform's batch export holds."""
-    document: dict[str, Any] = {
-        "platform_report_id": platform_report_id,
-        "received_at": received_at.isoformat(),
-        "report": intake.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
-        "files": [
-            {
-                key: value
-                for key, value in (
-                    ("kind", str(f.kind)),
-                    ("md5", f.md5),
-                    ("sha1", f.sha1),
-                    ("sha256", f.sha256),
-                    ("pdq", f.pdq),
-                    ("pdq_quality", f.pdq_quality),
-                    ("size", f.size),
-                    ("filename", f.filename),
-                    ("annotations", list(f.annotations) or None),
-                )
-                if value is not None
-            }
-            for f in files
-        ],
-    }
-    return json.dumps(document, separators=(",", ":")).encode()
-
-
 @dataclass(frozen=True, slots=True)
 class FieldError:
     """What is wrong with one field of a line (the offending value is not repeated: it may be personal)."""

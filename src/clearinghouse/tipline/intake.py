@@ -178,11 +178,6 @@ def file_details_of(*, session: Session, report_id: int) -> list[tuple[str, dict
     return [(file_ref, details) for file_ref, details in session.execute(_FILE_DETAILS, {"report_id": report_id})]
 
 
-def location_clues(report: Report, files: list[tuple[str, dict[str, Any] | None]]) -> list[dict[str, object]]:
-    """The clues the pipeline locates the report by: the intake's, then each described file's upload IP."""
-    return _clues_of(report.id, report.body, files)
-
-
 def _clues_of(
     report_id: int, body: dict[str, Any] | None, files: list[tuple[str, dict[str, Any] | None]]
 ) -> list[dict[str, object]]:

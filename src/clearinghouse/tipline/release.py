@@ -17,9 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from clearinghouse.db.base import table_of
 from clearinghouse.geo.models import FEDERAL, INTERNATIONAL, Agency, AgencyKind
-from clearinghouse.tipline import fastsql
 from clearinghouse.tipline.models import Release
 
 LOOKUP_CHUNK = 900
@@ -85,11 +83,4 @@ def new_releases(session: Session, releases: Sequence[dict[str, Any]]) -> list[d
         if key not in existing:
             existing.add(key)
             new.append(release)
-    return new
-
-
-def insert_new_releases(session: Session, releases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert the releases no agency has yet (by report and agency); returns those inserted."""
-    new = new_releases(session, releases)
-    fastsql.insert(session, table_of(Release), new)
     return new

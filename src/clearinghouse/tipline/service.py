@@ -4,7 +4,7 @@ enforcement, and the audited read. Keyword-only verbs; the caller's unit of work
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -485,8 +485,3 @@ def list_reports(
     if received_to is not None:
         query = query.where(Report.received_at < received_to)
     return list(session.scalars(query))
-
-
-def ids_of(reports: Iterable[Report]) -> list[int]:
-    """The ids of ``reports``."""
-    return [report.id for report in reports]
