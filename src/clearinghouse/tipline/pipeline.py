@@ -29,10 +29,8 @@ from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.base import table_of, utcnow
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.ipgeo import IpResolver
-from clearinghouse.geo.models import FEDERAL, INTERNATIONAL
 from clearinghouse.tipline import fastsql
 from clearinghouse.tipline.bundle import BundlePlan, bundle_batch, bundle_writes, refresh_counts
-from clearinghouse.tipline.evidence import to_locate_evidence
 from clearinghouse.tipline.filing import audit_row
 from clearinghouse.tipline.locate import LocationDecision, LocationEvidence, locate
 from clearinghouse.tipline.matching import FileHashes, KnownContentBanks, Matcher, previously_seen
@@ -40,7 +38,6 @@ from clearinghouse.tipline.models import Classification, Release, Report, Report
 from clearinghouse.tipline.priority import VIRAL_FILE_ANNOTATIONS, Priority, ReportFacts, classify, prioritise
 from clearinghouse.tipline.queue import LOOKUP_CHUNK, QueuedReport, load_batch
 from clearinghouse.tipline.release import ReleaseDirectory, new_releases, release_reason
-from clearinghouse.tipline.wire_schemas import ReportIntake
 
 Clock = Callable[[dt.datetime], dt.datetime]
 """Given a report's received time, the time its processing is recorded at (the wall clock in production)."""
@@ -62,20 +59,9 @@ class BatchOutcome:
     by_jurisdiction: dict[str, int]
 
 
-def decide(body: dict[str, object], ip_resolver: IpResolver | None = None) -> LocationDecision:
-    """Where a report is believed to be, from the evidence in its intake document."""
-    intake = ReportIntake.model_validate(body)
-    return locate(to_locate_evidence(intake.location_evidence()), ip_resolver=ip_resolver)
-
-
 @lru_cache(maxsize=65536)
 def _decide_text(clues: str) -> LocationDecision:
     return locate([LocationEvidence.model_validate(item) for item in json.loads(clues)])
-
-
-def decide_clues(clues: Sequence[dict[str, object]], ip_resolver: IpResolver | None = None) -> LocationDecision:
-    """Where a report is believed to be, from the clues stored at intake (see `decide_stored`)."""
-    return decide_stored(json.dumps(list(clues), sort_keys=True, separators=(",", ":")), ip_resolver)
 
 
 def decide_stored(clues: str, ip_resolver: IpResolver | None = None) -> LocationDecision:
@@ -301,4 +287,4 @@ def run(
             built.close()
 
 
-__all__ = ["FEDERAL", "INTERNATIONAL", "BatchOutcome", "decide", "decide_clues", "process_batch", "run"]
+__all__ = ["BatchOutcome", "decide_stored", "process_batch", "run"]
