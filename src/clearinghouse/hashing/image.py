@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pdqhash
-from PIL import Image, ImageFile
+from PIL import Image
 
 from clearinghouse.hashing.types import Md5Hash, Sha1Hash, Sha256Hash
 
@@ -59,9 +59,6 @@ def decode_pdq(content: bytes) -> tuple[str, str, int] | None:
     Only the formats in IMAGE_FORMATS are tried, pictures over MAX_PDQ_PIXELS are not decoded, and truncated
     files are refused. No warnings filter is touched: that is process-wide state, unsafe in a threaded server.
     """
-    # WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES on import, which would hash a truncated file
-    # as a blank picture; the sheets embed no raster images, so decoding stays strict everywhere.
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(io.BytesIO(content), formats=IMAGE_FORMATS) as image:
             image_format = image.format or "unknown"

@@ -22,6 +22,7 @@ from functools import cache
 from typing import Literal, overload
 
 import jinja2
+from PIL import ImageFile
 
 from clearinghouse.impact.figures import STATE_FIGURE_NAMES, StateSheet
 from clearinghouse.impact.places import state_name
@@ -128,7 +129,12 @@ def html_to_pdf(html: str) -> bytes:
         # fontTools instead, which works; the warning must not fail a run that treats warnings as errors.
         # Imported here, not at the top, so that reading sheets does not pay for loading WeasyPrint.
         warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
+        truncated = ImageFile.LOAD_TRUNCATED_IMAGES
         from weasyprint import HTML
+
+    # Importing WeasyPrint turns on Pillow's process-wide truncated-image loading; the sheets embed no raster
+    # images, and the upload hasher must refuse truncated files, so the setting is put back as it was.
+    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
 
     pdf = HTML(string=html).write_pdf()
     if not isinstance(pdf, bytes):  # WeasyPrint returns bytes when given no target; guard its untyped API
