@@ -24,6 +24,7 @@ from clearinghouse.simulate.tipline_feed import TiplineTraffic
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.background import BackgroundPipeline
 from clearinghouse.tipline.bulk import import_lines
+from clearinghouse.tipline.onepass import Processing
 
 STATES = ("CA", "NY", "NC", "AL", "ND", "TX", "FL", "WA")
 
@@ -51,7 +52,10 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=5000, help="lines per transaction, and reports per pipeline batch")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--overlap", action="store_true", help="run the pipeline in its own process while the lines are stored"
+        "--queue", action="store_true", help="file the lines into the pipeline's queue, then run the pipeline"
+    )
+    parser.add_argument(
+        "--overlap", action="store_true", help="with --queue: run the pipeline in its own process meanwhile"
     )
     args = parser.parse_args()
 
@@ -61,7 +65,7 @@ def main() -> None:
         store = open_store(f"sqlite:///{Path(folder) / 'bench.db'}")
         with store.unit_of_work() as session:
             platform = create_platform(session=session, name="Bench Platform").account.id
-        follower = BackgroundPipeline(store.url, batch_size=args.chunk) if args.overlap else None
+        follower = BackgroundPipeline(store.url, batch_size=args.chunk) if args.queue and args.overlap else None
         started, cpu_started = time.perf_counter(), time.process_time()
         if follower is not None:
             follower.start()
@@ -72,6 +76,7 @@ def main() -> None:
             lines=enumerate(lines, start=1),
             chunk_lines=args.chunk,
             workers=args.workers,
+            processing=None if args.queue else Processing(),
         )
         filed = time.perf_counter()
         processed = follower.finish() if follower is not None else 0

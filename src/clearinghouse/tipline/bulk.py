@@ -29,6 +29,7 @@ from clearinghouse.db.base import utcnow
 from clearinghouse.tipline.fastsql import gc_paused
 from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
 from clearinghouse.tipline.models import FileKind
+from clearinghouse.tipline.onepass import Processing, ReadyReport, file_and_process, ready
 from clearinghouse.tipline.wire_schemas import FileAnnotation, IntakeModel, ReportIntake
 
 MAX_FILES = 1000
@@ -157,7 +158,7 @@ class BulkSummary:
         }
 
 
-ParsedLine = tuple[int, PreparedReport] | LineProblem
+ParsedLine = tuple[int, PreparedReport] | tuple[int, ReadyReport] | LineProblem
 
 
 def _ref_of_bad_line(raw: bytes) -> str | None:
@@ -170,7 +171,7 @@ def _ref_of_bad_line(raw: bytes) -> str | None:
     return ref if isinstance(ref, str) and 0 < len(ref) <= 120 else None
 
 
-def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> ParsedLine:
+def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> tuple[int, PreparedReport] | LineProblem:
     """A line validated and turned into rows to store, or the problems that keep it out."""
     try:
         line = BulkLine.model_validate_json(raw)
@@ -192,10 +193,14 @@ def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> ParsedLine:
     return number, prepare(filed)
 
 
-def parse_chunk(lines: Sequence[tuple[int, bytes]], now: dt.datetime) -> list[ParsedLine]:
-    """`parse_line` over a chunk (the unit of work of a parsing process)."""
+def parse_chunk(lines: Sequence[tuple[int, bytes]], now: dt.datetime, ready_for: str | None = None) -> list[ParsedLine]:
+    """`parse_line` over a chunk (the unit of work of a parsing process); with ``ready_for`` (a database's
+    dialect name), each report is also made ready to be filed and processed in one pass (`onepass.ready`)."""
     with gc_paused():
-        return [parse_line(number, raw, now=now) for number, raw in lines]
+        parsed = [parse_line(number, raw, now=now) for number, raw in lines]
+        if ready_for is None:
+            return list(parsed)
+        return [item if isinstance(item, LineProblem) else (item[0], ready(item[1], ready_for)) for item in parsed]
 
 
 class LineSplitter:
@@ -238,11 +243,19 @@ Transaction = Callable[[], AbstractContextManager[Session]]
 
 
 def store_chunk(
-    transaction: Transaction, *, platform_id: int, actor: str, parsed: Sequence[ParsedLine], summary: BulkSummary
+    transaction: Transaction,
+    *,
+    platform_id: int,
+    actor: str,
+    parsed: Sequence[ParsedLine],
+    summary: BulkSummary,
+    processing: Processing | None = None,
 ) -> None:
     """Store the good lines of one parsed chunk in one transaction; record every line's outcome in ``summary``.
 
-    The outcomes are added only after the commit, so the summary never acknowledges a line that is not durable.
+    With ``processing``, the reports are stored already through the pipeline (`onepass`); without, they wait in
+    its queue. The outcomes are added only after the commit, so the summary never acknowledges a line that is
+    not durable.
     """
     good = [item for item in parsed if not isinstance(item, LineProblem)]
     problems = [item for item in parsed if isinstance(item, LineProblem)]
@@ -251,9 +264,23 @@ def store_chunk(
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
                 with gc_paused(), transaction() as session:
-                    result = file_prepared(
-                        session=session, platform_id=platform_id, reports=[r for _, r in good], actor=actor
-                    )
+                    reports = [r for _, r in good]
+                    if processing is None:
+                        prepared = [r for r in reports if isinstance(r, PreparedReport)]
+                        if len(prepared) != len(reports):
+                            raise TypeError("lines made ready for one pass must be stored with processing")
+                        result = file_prepared(session=session, platform_id=platform_id, reports=prepared, actor=actor)
+                    else:
+                        made_ready = [r for r in reports if isinstance(r, ReadyReport)]
+                        if len(made_ready) != len(reports):
+                            raise TypeError("lines to store with processing must be parsed with ready_for")
+                        result = file_and_process(
+                            session=session,
+                            platform_id=platform_id,
+                            reports=made_ready,
+                            actor=actor,
+                            processing=processing,
+                        )
                 break
             except IntegrityError:
                 # Another writer filed one of these platform ids (or took the next report ids) between our look-up
@@ -284,21 +311,30 @@ def import_lines(
     workers: int = 0,
     now: dt.datetime | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    processing: Processing | None = None,
 ) -> BulkSummary:
     """Validate and store numbered NDJSON lines, one transaction per chunk; ``on_chunk`` hears how many
     lines each stored chunk held. With ``workers`` > 0, parsing runs in that many processes, ahead of storing.
+    With ``processing``, each chunk is stored already processed through release (`onepass`); without, the
+    reports wait in the pipeline's queue.
     """
     now = now or utcnow()
     summary = BulkSummary()
+    ready_for = None
+    if processing is not None:
+        with transaction() as session:  # which database the rows are made ready for
+            ready_for = session.get_bind().dialect.name
 
     def store(chunk_size: int, parsed: list[ParsedLine]) -> None:
-        store_chunk(transaction, platform_id=platform_id, actor=actor, parsed=parsed, summary=summary)
+        store_chunk(
+            transaction, platform_id=platform_id, actor=actor, parsed=parsed, summary=summary, processing=processing
+        )
         if on_chunk is not None:
             on_chunk(chunk_size)
 
     if workers <= 0:
         for chunk in _chunks(lines, chunk_lines):
-            store(len(chunk), parse_chunk(chunk, now))
+            store(len(chunk), parse_chunk(chunk, now, ready_for))
         return summary
     # Not fork: the caller may have threads (a progress display, a server) whose locks a forked child would copy.
     methods = multiprocessing.get_all_start_methods()
@@ -307,7 +343,7 @@ def import_lines(
         # A bounded window of chunks in flight keeps memory flat however long the input is.
         in_flight: deque[tuple[int, Future[list[ParsedLine]]]] = deque()
         for chunk in _chunks(lines, chunk_lines):
-            in_flight.append((len(chunk), pool.submit(parse_chunk, chunk, now)))
+            in_flight.append((len(chunk), pool.submit(parse_chunk, chunk, now, ready_for)))
             if len(in_flight) > workers + 1:
                 size, future = in_flight.popleft()
                 store(size, future.result())

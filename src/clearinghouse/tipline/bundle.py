@@ -225,17 +225,11 @@ class _Bundler:
             "report_count": 1,
             "last_joined_at": at,
         }
-        # On SQLite the id is taken now and the row written with the batch's other writes, so the write lock is
-        # not held while the batch is worked out; PostgreSQL gives the id at once without blocking anyone.
-        if self._next_id is None:
-            given = fastsql.next_ids(self.session, table, 1)
-            self._next_id = given[0] if given is not None else 0
-        if self._next_id:
-            bundle_id = self._next_id
-            self._next_id += 1
-            self.plan.new_rows.append({"id": bundle_id, **values})
-        else:
-            bundle_id = int(self.session.execute(sa.insert(table).returning(table.c.id), values).scalar_one())
+        # The id is taken now and the row written with the batch's other writes (after its reports: the lead may
+        # be filed in the same transaction), so on SQLite the write lock is not held while the batch is worked out.
+        bundle_id = fastsql.reserve_ids(self.session, table, 1)[0] if self._next_id is None else self._next_id
+        self._next_id = bundle_id + 1 if self.session.get_bind().dialect.name == "sqlite" else None
+        self.plan.new_rows.append({"id": bundle_id, **values})
         bundle = OpenBundle(bundle_id, kind, platform_id, key, lead, at, at)
         self.bundles[bundle_id] = bundle
         self.plan.opened.append(bundle)

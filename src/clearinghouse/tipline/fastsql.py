@@ -182,6 +182,57 @@ def prepare_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str
     return Prepared(sql, _tuples(session, table, names, rows))
 
 
+def is_sqlite(dialect_name: str) -> bool:
+    """Whether rows for this database are converted to stored values before the writer takes them."""
+    return dialect_name == "sqlite"
+
+
+@lru_cache(maxsize=64)
+def values_converter(
+    table: sa.Table, names: tuple[str, ...], dialect_name: str
+) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """A function turning a row's values (in ``names`` order) into what the driver stores, for SQLite; runs
+    anywhere, a worker process included (no connection needed). Other databases take Python values as they
+    are (Core converts them: see `prepare_insert_values`), so it returns them unchanged.
+    """
+    if not is_sqlite(dialect_name):
+        return tuple
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    convert = [(i, c) for i, c in enumerate(_converter(table.c[name], dialect) for name in names) if c is not _identity]
+
+    def converted(values: Sequence[Any]) -> tuple[Any, ...]:
+        items = list(values)
+        for index, converter in convert:
+            items[index] = converter(items[index])
+        return tuple(items)
+
+    return converted
+
+
+def prepare_insert_values(
+    session: Session, table: sa.Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> list[Prepared]:
+    """Inserts of ``rows`` given as tuples in ``names`` order, already converted by `values_converter` (one
+    statement on SQLite)."""
+    if not rows:
+        return []
+    if not _is_sqlite(session):
+        # A None in a JSON column is left out of its row (Core would store JSON null); rows are grouped by the
+        # columns they keep, since one executemany takes one set of columns.
+        json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            kept = {n: v for n, v in zip(names, row, strict=True) if v is not None or n not in json_columns}
+            groups.setdefault(tuple(kept), []).append(kept)
+        return [Prepared(None, [], (sa.insert(table), _decoded(table, group))) for group in groups.values()]
+    columns = ", ".join(f'"{name}"' for name in names)
+    marks = ", ".join("?" for _ in names)
+    sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608 - names come from the table
+    return [Prepared(sql, list(rows))]
+
+
 def prepare_update(
     session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, key: str = "id"
 ) -> Prepared:
@@ -232,6 +283,19 @@ def next_ids(session: Session, table: sa.Table, count: int) -> list[int] | None:
         return None
     first = int(session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()) + 1
     return list(range(first, first + count))
+
+
+def reserve_ids(session: Session, table: sa.Table, count: int) -> list[int]:
+    """Ids for the next ``count`` rows of ``table``, to insert them with: on SQLite after its largest (see
+    `next_ids`), on PostgreSQL taken from the column's sequence (never handed out twice)."""
+    ids = next_ids(session, table, count)
+    if ids is not None:
+        return ids
+    if count == 0:
+        return []
+    sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+    query = sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, count))
+    return [int(value) for value in session.scalars(query)]
 
 
 def insert_with_ids(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> list[int]:

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,6 +22,8 @@ from clearinghouse.db.base import table_of
 from clearinghouse.tipline import clues, fastsql
 from clearinghouse.tipline.fastsql import EncodedJSON
 from clearinghouse.tipline.models import FileKind, IncidentType, Report, ReportFile, ReportSource, ReportStatus
+from clearinghouse.tipline.priority import names_a_child
+from clearinghouse.tipline.queue import IntakeFacts
 from clearinghouse.tipline.wire_schemas import ReportIntake
 
 REPORTS = table_of(Report)
@@ -71,6 +73,7 @@ class PreparedReport:
     received_at: dt.datetime
     row: dict[str, Any]
     files: tuple[dict[str, Any], ...]
+    facts: IntakeFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,23 @@ def prepare(report: FiledReport) -> PreparedReport:
         received_at=report.received_at,
         row=row,
         files=tuple(_file_row(digest) for digest in report.files),
+        facts=facts_of(intake),
+    )
+
+
+def _stored(model: Any) -> Any:
+    """A part of the body as it is stored (and read back by the pipeline's queue)."""
+    return model.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+
+
+def facts_of(intake: ReportIntake) -> IntakeFacts:
+    """What the pipeline's steps read from the body, as `queue.load_batch` would read it back."""
+    victims = [_stored(victim) for victim in intake.victims]
+    return IntakeFacts(
+        escalated=intake.escalation_reason is not None,
+        annotations=frozenset(str(a) for a in intake.annotations),
+        batch=_stored(intake.batch) if intake.batch is not None else None,
+        child_victim=names_a_child(victims, intake.incident_at.astimezone(dt.UTC)) if victims else False,
     )
 
 
@@ -153,30 +173,90 @@ def refs_on_file(*, session: Session, platform_id: int, refs: Sequence[str]) -> 
     return found
 
 
+class HasRef(Protocol):
+    """A report to file, as far as idempotence goes: the platform's id for it."""
+
+    @property
+    def platform_ref(self) -> str | None: ...
+
+
+R = TypeVar("R", bound=HasRef)
+
+
+@dataclass
+class Fresh(Generic[R]):
+    """Which of a call's reports are new (to store) and which are on file already, by the platform's id."""
+
+    reports: list[R]
+    positions: list[int | None]
+    """Per report given: its index in ``reports``, or None when it is on file already (or earlier in the call)."""
+    duplicate_of: dict[int, str]
+    known: dict[str, int]
+    pending: dict[str, int]
+
+    def result(self, ids: Sequence[int]) -> FilingResult:
+        """The answer, once the new reports have their ``ids``."""
+        report_ids: list[int] = []
+        for index, position in enumerate(self.positions):
+            if position is not None:
+                report_ids.append(ids[position])
+            else:
+                ref = self.duplicate_of[index]
+                report_ids.append(self.known[ref] if ref in self.known else ids[self.pending[ref]])
+        return FilingResult(
+            created=list(ids),
+            duplicates=[self.duplicate_of[i] for i in sorted(self.duplicate_of)],
+            report_ids=report_ids,
+            created_flags=[position is not None for position in self.positions],
+        )
+
+
+def fresh_reports(*, session: Session, platform_id: int | None, reports: Sequence[R]) -> Fresh[R]:
+    """Set apart the reports whose platform id is already on file for this platform (or earlier in the call)."""
+    refs = [r.platform_ref for r in reports if r.platform_ref is not None]
+    known = refs_on_file(session=session, platform_id=platform_id, refs=refs) if platform_id is not None else {}
+    fresh: Fresh[R] = Fresh(reports=[], positions=[], duplicate_of={}, known=known, pending={})
+    for index, report in enumerate(reports):
+        ref = report.platform_ref
+        if ref is not None and (ref in known or ref in fresh.pending):
+            fresh.positions.append(None)
+            fresh.duplicate_of[index] = ref
+            continue
+        if ref is not None:
+            fresh.pending[ref] = len(fresh.reports)
+        fresh.positions.append(len(fresh.reports))
+        fresh.reports.append(report)
+    return fresh
+
+
+def file_rows_of(report_id: int, report: PreparedReport) -> list[dict[str, Any]]:
+    """The rows of a report's files, numbered within the report."""
+    return [
+        {**file, "report_id": report_id, "file_ref": f"{report_id}-{number}", "uploaded_at": report.received_at}
+        for number, file in enumerate(report.files, start=1)
+    ]
+
+
+def insert_files(session: Session, rows: Sequence[dict[str, Any]]) -> list[fastsql.Prepared]:
+    """Inserts of file rows. Rows with and without details go in separate statements: an executemany takes one
+    set of columns, and a None in a JSON column would be stored as JSON null rather than left empty."""
+    return [
+        fastsql.prepare_insert(session, FILES, [row for row in rows if "details" in row]),
+        fastsql.prepare_insert(session, FILES, [row for row in rows if "details" not in row]),
+    ]
+
+
 def file_prepared(
     *, session: Session, platform_id: int | None, reports: Sequence[PreparedReport], actor: str
 ) -> FilingResult:
-    """Store prepared reports and their files in the caller's unit of work, each with its audit event.
+    """Store prepared reports and their files in the caller's unit of work, each with its audit event; they wait
+    in the pipeline's queue.
 
     A report whose platform id is already on file for this platform (or earlier in the same call) is not
     stored again: a retried batch creates no duplicate.
     """
-    refs = [r.platform_ref for r in reports if r.platform_ref is not None]
-    known = refs_on_file(session=session, platform_id=platform_id, refs=refs) if platform_id is not None else {}
-    fresh: list[PreparedReport] = []
-    positions: list[int | None] = []  # per input: index into fresh, or None for a duplicate
-    duplicate_of: dict[int, str] = {}
-    pending: dict[str, int] = {}  # platform id -> index in fresh, for repeats inside this call
-    for index, report in enumerate(reports):
-        ref = report.platform_ref
-        if ref is not None and (ref in known or ref in pending):
-            positions.append(None)
-            duplicate_of[index] = ref
-            continue
-        if ref is not None:
-            pending[ref] = len(fresh)
-        positions.append(len(fresh))
-        fresh.append(report)
+    split = fresh_reports(session=session, platform_id=platform_id, reports=reports)
+    fresh = split.reports
     ids: list[int] = []
     if fresh:
         # Not the ORM, nor even Core's executemany: at bulk volumes their per-row bookkeeping dominates the cost.
@@ -192,29 +272,16 @@ def file_prepared(
             rows = [{"id": i, **r.row, "platform_id": platform_id} for i, r in zip(ids, fresh, strict=True)]
             report_rows = fastsql.prepare_insert(session, REPORTS, rows)
         file_rows = [
-            {**file, "report_id": report_id, "file_ref": f"{report_id}-{number}", "uploaded_at": report.received_at}
-            for report_id, report in zip(ids, fresh, strict=True)
-            for number, file in enumerate(report.files, start=1)
+            row for report_id, report in zip(ids, fresh, strict=True) for row in file_rows_of(report_id, report)
         ]
-        # Rows with and without details go in separate statements: an executemany takes one set of columns, and
-        # a None in a JSON column would be stored as JSON null rather than left empty.
-        described = fastsql.prepare_insert(session, FILES, [row for row in file_rows if "details" in row])
-        plain = fastsql.prepare_insert(session, FILES, [row for row in file_rows if "details" not in row])
         events = [audit_row(actor, "report.filed", i, r.received_at, None) for i, r in zip(ids, fresh, strict=True)]
-        fastsql.run(session, report_rows, described, plain, fastsql.prepare_insert(session, AUDIT_EVENTS, events))
-    report_ids: list[int] = []
-    for index, position in enumerate(positions):
-        if position is not None:
-            report_ids.append(ids[position])
-        else:
-            ref = duplicate_of[index]
-            report_ids.append(known[ref] if ref in known else ids[pending[ref]])
-    return FilingResult(
-        created=ids,
-        duplicates=[duplicate_of[i] for i in sorted(duplicate_of)],
-        report_ids=report_ids,
-        created_flags=[position is not None for position in positions],
-    )
+        fastsql.run(
+            session,
+            report_rows,
+            *insert_files(session, file_rows),
+            fastsql.prepare_insert(session, AUDIT_EVENTS, events),
+        )
+    return split.result(ids)
 
 
 def file_reports(

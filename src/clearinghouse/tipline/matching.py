@@ -120,17 +120,30 @@ class PreviousReports:
             first.update((str(md5), int(report_id)) for md5, report_id in self.session.execute(query))
         return first
 
-    def lookup(self, files: Sequence[FileHashes]) -> list[bool]:
-        """True for each file whose MD5 is in a file of an earlier report."""
+    def lookup(self, files: Sequence[FileHashes], *, stored: bool = True) -> list[bool]:
+        """True for each file whose MD5 is in a file of an earlier report.
+
+        With ``stored`` False the files are not in the store yet (they are filed in the same transaction):
+        their own reports, all later than any stored one, count as earlier reports for the ones after them.
+        """
         first = self.first_reports([f.md5 for f in files if f.md5 is not None])
+        if not stored:
+            for f in sorted(files, key=lambda f: f.report_id):
+                if f.md5 is not None:
+                    first.setdefault(f.md5, f.report_id)
         return [f.md5 is not None and first.get(f.md5, f.report_id) < f.report_id for f in files]
 
 
-def previously_seen(session: Session, files: Sequence[FileHashes], banks: Sequence[Matcher] = ()) -> list[bool | None]:
-    """Per file: True (seen before), False (new), None (no MD5 and no bank knows it: cannot tell)."""
+def previously_seen(
+    session: Session, files: Sequence[FileHashes], banks: Sequence[Matcher] = (), *, stored: bool = True
+) -> list[bool | None]:
+    """Per file: True (seen before), False (new), None (no MD5 and no bank knows it: cannot tell).
+
+    ``stored``: whether the files are in the store already (see `PreviousReports.lookup`).
+    """
     seen: list[bool | None] = [
         known if known or f.md5 is not None else None
-        for f, known in zip(files, PreviousReports(session).lookup(files), strict=True)
+        for f, known in zip(files, PreviousReports(session).lookup(files, stored=stored), strict=True)
     ]
     for bank in banks:
         for index, known in enumerate(bank.lookup(session, files)):

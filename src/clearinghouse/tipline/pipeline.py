@@ -76,12 +76,12 @@ def decide_stored(clues: str, ip_resolver: IpResolver | None = None) -> Location
 
 
 def _match(
-    session: Session, reports: Sequence[QueuedReport], banks: Sequence[Matcher]
+    session: Session, reports: Sequence[QueuedReport], banks: Sequence[Matcher], *, stored: bool = True
 ) -> tuple[dict[int, tuple[int, int]], list[dict[str, Any]]]:
     """Decide each file's ``previously_seen``: per report (new files, files seen before), and the file rows to
     update (written with the batch's other writes)."""
     files = [FileHashes(f.id, r.id, f.md5, f.sha1, f.sha256, f.pdq, f.pdq_quality) for r in reports for f in r.files]
-    seen = previously_seen(session, files, banks)
+    seen = previously_seen(session, files, banks, stored=stored)
     counts = {r.id: (0, 0) for r in reports}
     rows: list[dict[str, Any]] = []
     for file, answer in zip(files, seen, strict=True):
@@ -121,21 +121,43 @@ def _facts(report: QueuedReport, decision: LocationDecision, new: int, old: int)
     )
 
 
-def process_batch(
-    *,
+@dataclass
+class Decisions:
+    """What every step decided for a batch of reports, not yet written."""
+
+    plan: BundlePlan
+    updates: dict[int, dict[str, Any]]
+    """Report id -> the columns the steps set (location, priority, classification, bundle, ``processed_at``)."""
+    details: dict[int, dict[str, Any]]
+    """Report id -> every step's decision, for the report's audit event."""
+    file_rows: list[dict[str, Any]]
+    """``previously_seen`` per file id."""
+    releases: list[dict[str, Any]]
+    """New releases only (an agency that already has a report is not given it again)."""
+    release_events: list[dict[str, Any]]
+    """A ``report.released`` event per lead made available somewhere new through a member."""
+    outcome: BatchOutcome
+
+
+def decide(
     session: Session,
-    limit: int = BATCH_SIZE,
+    reports: Sequence[QueuedReport],
+    *,
     clock: Clock = wall_clock,
     ip_resolver: IpResolver | None = None,
     banks: Sequence[Matcher] = (),
-) -> BatchOutcome:
-    """Run every step over up to ``limit`` queued reports in the caller's unit of work."""
-    reports = load_batch(session, limit=limit)
-    if not reports:
-        return BatchOutcome(processed=0, by_jurisdiction={})
+    directory: ReleaseDirectory | None = None,
+    stored: bool = True,
+) -> Decisions:
+    """Run every step over ``reports`` (in id order) and return the decisions; nothing is written.
+
+    ``stored`` is False when the reports (and their files) are not in the store yet because they are filed in
+    the same transaction (`onepass`): their files then count as seen by the later reports of the batch, and
+    they cannot have been released to anyone before.
+    """
     plan = bundle_batch(session, reports)
-    matched, file_rows = _match(session, reports, banks)
-    directory = ReleaseDirectory.load(session)
+    matched, file_rows = _match(session, reports, banks, stored=stored)
+    directory = directory or ReleaseDirectory.load(session)
     decided: dict[int, tuple[Priority, Classification]] = {}
     updates: dict[int, dict[str, Any]] = {}
     details: dict[int, dict[str, Any]] = {}
@@ -161,10 +183,8 @@ def process_batch(
             "priority": int(priority),
             "classification": classification,
             "processed_at": at,
-            "id": report.id,
+            "bundle_id": bundle.id if bundle is not None else None,
         }
-        if bundle is not None:
-            updates[report.id]["bundle_id"] = bundle.id
         # One event per report and pass records every step's decision: the steps commit together, so this is
         # as complete as an event per step, at a fifth of the writes.
         detail: dict[str, Any] = {
@@ -195,15 +215,42 @@ def process_batch(
         reason = f"bundle {bundle.id}: member report {report.id} located ({jurisdiction})"
         for agency_id in directory.agencies_for(jurisdiction):
             through_members.append(_release(lead, agency_id, jurisdiction, at, reason[:200]))
-    own = new_releases(session, releases)
+    # Reports never stored were never released: only their leads' earlier releases need looking up.
+    own = new_releases(session, releases) if stored else releases
     through = new_releases(session, own + through_members)[len(own) :]
-    events = [_event(report.id, updates[report.id]["processed_at"], details[report.id]) for report in reports]
+    release_events = []
     for release in through:
         # The lead became available somewhere new because of a member: that is a release of the lead.
         detail = {key: release[key] for key in ("jurisdiction_code", "agency_id", "reason")}
-        events.append(_event(release["report_id"], release["released_at"], detail, "report.released"))
-    _store(session, plan, list(updates.values()), file_rows, own + through, events)
-    return BatchOutcome(processed=len(reports), by_jurisdiction=counts)
+        release_events.append(_event(release["report_id"], release["released_at"], detail, "report.released"))
+    return Decisions(
+        plan=plan,
+        updates=updates,
+        details=details,
+        file_rows=file_rows,
+        releases=own + through,
+        release_events=release_events,
+        outcome=BatchOutcome(processed=len(reports), by_jurisdiction=counts),
+    )
+
+
+def process_batch(
+    *,
+    session: Session,
+    limit: int = BATCH_SIZE,
+    clock: Clock = wall_clock,
+    ip_resolver: IpResolver | None = None,
+    banks: Sequence[Matcher] = (),
+) -> BatchOutcome:
+    """Run every step over up to ``limit`` queued reports in the caller's unit of work."""
+    reports = load_batch(session, limit=limit)
+    if not reports:
+        return BatchOutcome(processed=0, by_jurisdiction={})
+    decisions = decide(session, reports, clock=clock, ip_resolver=ip_resolver, banks=banks)
+    updates = [{**decisions.updates[r.id], "id": r.id} for r in reports]
+    events = [_event(row["id"], row["processed_at"], decisions.details[row["id"]]) for row in updates]
+    _store(session, decisions.plan, updates, decisions.file_rows, decisions.releases, events + decisions.release_events)
+    return decisions.outcome
 
 
 def _viral(report: QueuedReport) -> bool:
@@ -222,6 +269,10 @@ def _release(report_id: int, agency_id: int, jurisdiction: str, at: dt.datetime,
     }
 
 
+def _without_bundle(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key != "bundle_id"}
+
+
 def _store(
     session: Session,
     plan: BundlePlan,
@@ -233,16 +284,13 @@ def _store(
     """Write the batch: everything is converted first, so that on SQLite the write lock is held only while the
     rows are stored (bulk intake may be waiting for it)."""
     reports, files = table_of(Report), table_of(ReportFile)
-    for bundle in plan.opened:
-        detail = {"kind": str(bundle.kind), "lead": bundle.lead_report_id}
-        event = audit_row(PIPELINE_ACTOR, "bundle.opened", bundle.id, bundle.opened_at, detail)
-        events.append({**event, "subject_type": "bundle"})
+    events = events + bundle_events(plan)
     earlier = [{"bundle_id": b.id, "id": lead} for lead, b in plan.earlier_leads.items()]
     statements = [
         *bundle_writes(session, plan),
         # Bundled reports apart: leaving bundle_id out of the others' statement spares its index a rewrite.
-        fastsql.prepare_update(session, reports, [row for row in updates if "bundle_id" not in row]),
-        fastsql.prepare_update(session, reports, [row for row in updates if "bundle_id" in row]),
+        fastsql.prepare_update(session, reports, [_without_bundle(row) for row in updates if row["bundle_id"] is None]),
+        fastsql.prepare_update(session, reports, [row for row in updates if row["bundle_id"] is not None]),
         fastsql.prepare_update(session, reports, earlier),
         fastsql.prepare_update(session, files, file_rows),
         fastsql.prepare_insert(session, table_of(Release), releases),
@@ -250,6 +298,16 @@ def _store(
     ]
     fastsql.run(session, *statements)
     refresh_counts(session, plan)
+
+
+def bundle_events(plan: BundlePlan) -> list[dict[str, Any]]:
+    """A ``bundle.opened`` event per bundle the batch opened."""
+    events = []
+    for bundle in plan.opened:
+        detail = {"kind": str(bundle.kind), "lead": bundle.lead_report_id}
+        event = audit_row(PIPELINE_ACTOR, "bundle.opened", bundle.id, bundle.opened_at, detail)
+        events.append({**event, "subject_type": "bundle"})
+    return events
 
 
 def run(
@@ -287,4 +345,4 @@ def run(
             built.close()
 
 
-__all__ = ["BatchOutcome", "decide_stored", "process_batch", "run"]
+__all__ = ["BatchOutcome", "Decisions", "bundle_events", "decide", "decide_stored", "process_batch", "run"]

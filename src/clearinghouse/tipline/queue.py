@@ -37,6 +37,17 @@ class QueuedFile:
     annotations: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class IntakeFacts:
+    """What the steps read from a report's body, taken when it is filed (`filing.prepare`), so that a report
+    filed and processed in one pass (`onepass`) is never read back: the same values `load_batch` reads."""
+
+    escalated: bool
+    annotations: frozenset[str]
+    batch: dict[str, Any] | None
+    child_victim: bool
+
+
 @dataclass(slots=True)
 class QueuedReport:
     """A report waiting for the pipeline, with the facts its steps need."""
@@ -184,10 +195,15 @@ def attach_files(session: Session, reports: Sequence[QueuedReport]) -> None:
                 QueuedFile(file_id, md5, sha1, sha256, pdq, quality, frozenset(decode_json(flags) or ()))
             )
     for report in reports:
-        md5s = [f.md5 for f in report.files]
-        if md5s and None not in md5s:
-            report.md5s = tuple(sorted({md5 for md5 in md5s if md5 is not None}))
-            report.content = content_key(report.md5s)
+        set_content(report)
+
+
+def set_content(report: QueuedReport) -> None:
+    """Work out the report's ``md5s`` and ``content`` from its files."""
+    md5s = [f.md5 for f in report.files]
+    if md5s and None not in md5s:
+        report.md5s = tuple(sorted({md5 for md5 in md5s if md5 is not None}))
+        report.content = content_key(report.md5s)
 
 
 def content_key(md5s: Sequence[str]) -> str:

@@ -1,0 +1,161 @@
+"""Filing and processing in one pass decides exactly what filing into the queue and running the pipeline decides:
+the same locations, priorities, classifications, matches, bundles and releases, from the same messy lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from clearinghouse.access.models import AuditEvent
+from clearinghouse.db.engine import Store
+from clearinghouse.geo.models import Agency
+from clearinghouse.simulate.tipline_feed import TiplineTraffic
+from clearinghouse.tipline import pipeline
+from clearinghouse.tipline.bulk import parse_chunk
+from clearinghouse.tipline.models import Bundle, Release, Report, ReportFile
+from clearinghouse.tipline.onepass import REPORT_COLUMNS, Processing
+from tests.tipline.bulk_helpers import ready, send
+
+
+def _messy_lines(seed: int) -> list[bytes]:
+    """Located, international and unlocated reports, platform batches of a viral file, reports sharing one set of
+    files (same content) days apart, a retried part of the batch, and a broken line, in a shuffled order."""
+    rng = random.Random(seed)
+    traffic = TiplineTraffic(year=2023, rng=rng)
+    items = [*traffic.for_state("NC", 120), *traffic.for_state("CA", 50), *traffic.viral("NC", 5)]
+    items += [*traffic.international(25), *traffic.unlocated(25)]
+    lines = [item.line for item in items]
+    with_files = [json.loads(line) for line in lines if json.loads(line)["files"]]
+    for number, original in enumerate(rng.sample(with_files, 12)):
+        received = dt.datetime.fromisoformat(original["received_at"])
+        for copy in range(rng.randrange(1, 4)):
+            later = received + dt.timedelta(days=rng.choice((0, 1, 3, 9)), hours=copy + 1)
+            twin = {**original, "platform_report_id": f"twin-{number}-{copy}", "received_at": later.isoformat()}
+            lines.append(json.dumps(twin).encode())
+    lines += rng.sample(lines, 10)
+    lines.append(b'{"platform_report_id": "broken", "received_at": "2023-05-01T00:00:00Z"}')
+    rng.shuffle(lines)
+    return lines
+
+
+def _outcome(store: Store) -> dict[str, Any]:
+    """Everything the pipeline decided, named by the platform's ids (not by row ids, which may differ)."""
+    with store.session() as session:
+        ref_of = {row[0]: row[1] for row in session.execute(sa.select(Report.id, Report.platform_ref))}
+        lead_of_bundle = {
+            bundle_id: ref_of[lead] for bundle_id, lead in session.execute(sa.select(Bundle.id, Bundle.lead_report_id))
+        }
+        reports = {
+            row.platform_ref: (
+                row.country_code,
+                row.state_code,
+                row.location_confidence,
+                row.location_rule,
+                row.priority,
+                row.classification,
+                lead_of_bundle.get(row.bundle_id) if row.bundle_id is not None else None,
+                row.file_count,
+                row.processed_at is not None,
+            )
+            for row in session.execute(sa.select(Report)).scalars().all()
+        }
+        files = sorted(
+            (ref_of[report_id], file_ref.split("-")[-1], md5, seen)
+            for report_id, file_ref, md5, seen in session.execute(
+                sa.select(ReportFile.report_id, ReportFile.file_ref, ReportFile.md5, ReportFile.previously_seen)
+            )
+        )
+        releases = sorted(
+            (ref_of[report_id], name, code, reason.split(":")[0])
+            for report_id, name, code, reason in session.execute(
+                sa.select(Release.report_id, Agency.name, Release.jurisdiction_code, Release.reason).join(Agency)
+            )
+        )
+        bundles = sorted(
+            (str(kind), ref_of[lead], count, reason)
+            for kind, lead, count, reason in session.execute(
+                sa.select(Bundle.kind, Bundle.lead_report_id, Bundle.report_count, Bundle.reason)
+            )
+        )
+        counted = sa.select(AuditEvent.action, sa.func.count()).group_by(AuditEvent.action)
+        actions = {row[0]: row[1] for row in session.execute(counted)}
+    return {"reports": reports, "files": files, "releases": releases, "bundles": bundles, "actions": actions}
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_one_pass_decides_what_the_queue_decides(
+    any_store: Store, tmp_path: Path, sqlite_template: Path, seed: int
+) -> None:
+    lines = _messy_lines(seed)
+    shutil.copyfile(sqlite_template, tmp_path / "reference.db")
+    reference = Store(f"sqlite:///{tmp_path / 'reference.db'}")
+    try:
+        queued = send(reference, ready(reference), lines, chunk_lines=40)
+        assert pipeline.run(reference, batch_size=53) == queued.accepted
+        expected = _outcome(reference)
+    finally:
+        reference.dispose()
+
+    summary = send(any_store, ready(any_store), lines, chunk_lines=40, processing=Processing())
+    assert (summary.accepted, summary.already_on_file, len(summary.rejected)) == (
+        queued.accepted,
+        queued.already_on_file,
+        1,
+    )
+    assert pipeline.run(any_store) == 0  # nothing was left in the queue
+    found = _outcome(any_store)
+
+    assert found["reports"] == expected["reports"]
+    assert found["files"] == expected["files"]
+    assert found["releases"] == expected["releases"]
+    assert found["bundles"] == expected["bundles"]
+    assert len(expected["bundles"]) >= 5  # the platform batches, and some same-content bundles
+    assert any(seen for *_, seen in found["files"])  # the twins' files were seen before
+    # One event per report filed in one pass (filing and every step's decision), where the queue has two.
+    assert found["actions"]["report.filed"] == expected["actions"]["report.filed"] == queued.accepted
+    assert "report.processed" not in found["actions"]
+    for action in ("bundle.opened", "report.released"):
+        assert found["actions"].get(action) == expected["actions"].get(action)
+
+
+def test_the_event_of_a_report_filed_in_one_pass_holds_every_decision(any_store: Store) -> None:
+    lines = _messy_lines(5)[:40]
+    summary = send(any_store, ready(any_store), lines, processing=Processing())
+    with any_store.session() as session:
+        details = session.scalars(sa.select(AuditEvent.detail).where(AuditEvent.action == "report.filed")).all()
+    assert len(details) == summary.accepted
+    for detail in details:
+        assert detail is not None
+        assert {"matched", "located", "released"} <= detail.keys()
+
+
+def test_prepared_rows_fill_exactly_the_columns_one_pass_writes() -> None:
+    parsed = parse_chunk([(1, _messy_lines(1)[0])], dt.datetime.now(dt.UTC))
+    assert not hasattr(parsed[0], "errors")
+    _, report = parsed[0]  # type: ignore[misc]
+    assert tuple(report.row) == REPORT_COLUMNS  # type: ignore[union-attr]
+
+
+def test_lines_made_ready_for_one_store_are_refused_by_another(store: Store) -> None:
+    platform = ready(store)
+    parsed = parse_chunk([(1, _messy_lines(1)[0])], dt.datetime.now(dt.UTC), ready_for="postgresql")
+    from clearinghouse.tipline.bulk import BulkSummary, store_chunk
+
+    with pytest.raises(ValueError, match="another database"):
+        store_chunk(
+            store.unit_of_work,
+            platform_id=platform,
+            actor="t",
+            parsed=parsed,
+            summary=BulkSummary(),
+            processing=Processing(),
+        )
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
