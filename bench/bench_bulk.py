@@ -1,7 +1,11 @@
-"""Bulk intake end to end on the embedded SQLite store: parse NDJSON, validate, store, then run the pipeline
-through release. Prints reports per second for each phase and overall, and the peak memory.
+"""Bulk intake end to end on the embedded SQLite store: parse NDJSON, validate, store and process through
+release. Prints reports per second and the peak memory.
 
-    .venv/bin/python bench/bench_bulk.py [--reports 100000] [--workers 1] [--chunk 5000] [--overlap]
+    .venv/bin/python bench/bench_bulk.py [--reports 100000] [--workers 1] [--chunk 5000] [--queue [--overlap]]
+
+By default each chunk is filed and processed in one pass, as `tipline import` does (`tipline/onepass.py`);
+``--queue`` files the lines into the pipeline's queue and runs the pipeline after (or alongside, ``--overlap``),
+the path of reports that arrive one call at a time: the peer the one-pass figure is compared with.
 
 The lines are the simulation's calibrated traffic (estimated locations, addresses, proxies, conflicting and
 missing clues, escalations, files), with 2% of them sent twice (a retried batch) and 0.5% broken. Generating
@@ -24,7 +28,7 @@ from clearinghouse.simulate.tipline_feed import TiplineTraffic
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.background import BackgroundPipeline
 from clearinghouse.tipline.bulk import import_lines
-from clearinghouse.tipline.onepass import Processing
+from clearinghouse.tipline.onepass import processing_for
 
 STATES = ("CA", "NY", "NC", "AL", "ND", "TX", "FL", "WA")
 
@@ -69,18 +73,21 @@ def main() -> None:
         started, cpu_started = time.perf_counter(), time.process_time()
         if follower is not None:
             follower.start()
-        summary = import_lines(
-            store.unit_of_work,
-            platform_id=platform,
-            actor="platform:bench",
-            lines=enumerate(lines, start=1),
-            chunk_lines=args.chunk,
-            workers=args.workers,
-            processing=None if args.queue else Processing(),
-        )
+        with processing_for(store) as processing:
+            summary = import_lines(
+                store.unit_of_work,
+                platform_id=platform,
+                actor="platform:bench",
+                lines=enumerate(lines, start=1),
+                chunk_lines=args.chunk,
+                workers=args.workers,
+                processing=None if args.queue else processing,
+            )
         filed = time.perf_counter()
         processed = follower.finish() if follower is not None else 0
         processed += pipeline.run(store, batch_size=args.chunk)
+        if not args.queue:
+            processed += summary.accepted  # in the same pass as filing
         done, cpu = time.perf_counter(), time.process_time() - cpu_started
         store.dispose()
 
@@ -92,7 +99,9 @@ def main() -> None:
         f"rejected {len(summary.rejected):,}"
     )
     print(f"intake              {summary.accepted / intake_s:>10,.0f} reports/s  ({intake_s:.2f} s)")
-    if args.overlap:  # the pipeline ran alongside intake: only what was left after it is its own time
+    if not args.queue:
+        print(f"pipeline            {'':>10}              (in the same pass as intake: {processed:,})")
+    elif args.overlap:  # the pipeline ran alongside intake: only what was left after it is its own time
         print(f"pipeline            {'':>10}              (done {pipeline_s:.2f} s after intake, {processed:,})")
     else:
         print(f"pipeline            {processed / pipeline_s:>10,.0f} reports/s  ({pipeline_s:.2f} s, {processed:,})")

@@ -159,3 +159,24 @@ def test_lines_made_ready_for_one_store_are_refused_by_another(store: Store) -> 
         )
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
+
+
+def test_one_pass_asks_the_stores_banks_like_the_pipeline(store: Store) -> None:
+    from clearinghouse.hashing import service
+    from clearinghouse.hashing.models import BankKind
+    from clearinghouse.hashing.schemas import BankCreate, EntryIn
+    from clearinghouse.tipline.onepass import processing_for
+    from tests.tipline.bulk_helpers import image, line, md5, report_by_ref
+
+    platform = ready(store)
+    with store.unit_of_work() as session:
+        bank = service.create_bank(session=session, bank_in=BankCreate(name="K", kind=BankKind.KNOWN_ABUSE))
+        service.add_entries(session=session, bank=bank, entries=[EntryIn(hashes={"md5": md5(7)})])
+    with processing_for(store) as processing:
+        send(store, platform, [line("a", files=[image(7), image(8)])], processing=processing)
+    report = report_by_ref(store, platform, "a")
+    with store.session() as session:
+        seen = session.execute(
+            sa.select(ReportFile.md5, ReportFile.previously_seen).where(ReportFile.report_id == report.id)
+        ).all()
+    assert sorted((row[0], row[1]) for row in seen) == [(md5(7), True), (md5(8), False)]

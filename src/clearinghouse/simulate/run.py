@@ -20,10 +20,10 @@ from clearinghouse.simulate.plan import YearPlan
 from clearinghouse.simulate.programs import ACTOR, CaseWork, Directory
 from clearinghouse.simulate.tipline_feed import PLATFORMS, PlatformBatchItem, TiplineTraffic, simulated_clock
 from clearinghouse.tipline import pipeline
-from clearinghouse.tipline.background import BackgroundPipeline
 from clearinghouse.tipline.bulk import import_lines, numbered_lines
 from clearinghouse.tipline.models import FileKind, ReportSource
 from clearinghouse.tipline.models import IncidentType as ModelIncidentType
+from clearinghouse.tipline.onepass import processing_for
 from clearinghouse.tipline.service import add_file, expire_stale, open_report, retract_report
 
 BATCH = 5000
@@ -104,41 +104,34 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
         with store.unit_of_work() as session:
             platform_ids = {name: get_or_create_platform(session=session, name=name).id for name in PLATFORMS}
         traffic = TiplineTraffic(year=plan.year, rng=rng)
-        sent = duplicates = 0
-        # The pipeline follows the queue in its own process while the exports are imported (two cores at work).
-        follower = BackgroundPipeline(store.url, clock=simulated_clock, batch_size=BATCH)
+        sent = duplicates = processed = 0
         with tempfile.TemporaryDirectory(prefix="tipline-exports-") as folder:
             exports = _write_exports(plan, traffic, rng, Path(folder))
             lines = {name: _line_count(path) for name, path in exports.items()}
-            filing = progress.add_task("tipline: platforms' bulk exports", total=sum(lines.values()))
-            processing = progress.add_task("tipline: pipeline to release", total=sum(lines.values()))
-
-            def advance(size: int) -> None:
-                progress.update(filing, advance=size)
-                progress.update(processing, completed=follower.processed)
-
-            follower.start()
-            for name, path in exports.items():
-                # The platforms' exports go through bulk intake exactly as `tipline import` sends them.
-                with path.open("rb") as stream:
-                    summary = import_lines(
-                        store.unit_of_work,
-                        platform_id=platform_ids[name],
-                        actor=f"platform:{_slug(name)}",
-                        lines=numbered_lines(stream),
-                        workers=PARSING_PROCESSES,
-                        on_chunk=advance,
-                    )
-                if summary.rejected:
-                    first = summary.rejected[0]
-                    raise RuntimeError(f"{name}: {len(summary.rejected)} simulated line(s) refused, first: {first}")
-                sent += lines[name]
-                duplicates += summary.already_on_file
+            filing = progress.add_task("tipline: bulk exports through release", total=sum(lines.values()))
+            # The platforms' exports go through bulk intake exactly as `tipline import` sends them: each chunk
+            # filed and processed through release in one pass, at the simulated processing times.
+            with processing_for(store, clock=simulated_clock) as processing:
+                for name, path in exports.items():
+                    with path.open("rb") as stream:
+                        summary = import_lines(
+                            store.unit_of_work,
+                            platform_id=platform_ids[name],
+                            actor=f"platform:{_slug(name)}",
+                            lines=numbered_lines(stream),
+                            workers=PARSING_PROCESSES,
+                            on_chunk=lambda size: progress.update(filing, advance=size),
+                            processing=processing,
+                        )
+                    if summary.rejected:
+                        first = summary.rejected[0]
+                        raise RuntimeError(f"{name}: {len(summary.rejected)} simulated line(s) refused, first: {first}")
+                    sent += lines[name]
+                    duplicates += summary.already_on_file
+                    processed += summary.accepted
         lap("tipline filing")
-        processed = follower.finish()
-        # Whatever the follower could not have seen (nothing, normally) is processed here.
+        # Whatever else is queued (nothing, normally) goes through the pipeline here.
         processed += pipeline.run(store, batch_size=BATCH, clock=simulated_clock)
-        progress.update(processing, total=sent - duplicates, completed=processed)
         with store.unit_of_work() as session:
             _drafts(session, plan.year, rng)
         with store.unit_of_work() as session:

@@ -131,7 +131,9 @@ class _Bundler:
         for chunk in _chunks(sorted({r.content for r in reports if r.content is not None})):
             platforms = sorted({r.platform_id for r in reports if r.platform_id is not None})
             near = sa.and_(
-                Bundle.platform_id.in_(platforms), Bundle.content_key.in_(chunk), Bundle.opened_at >= earliest
+                Bundle.platform_id.in_(platforms),
+                fastsql.among(self.session, Bundle.content_key, chunk),
+                Bundle.opened_at >= earliest,
             )
             for bundle in self._load(near):
                 assert bundle.platform_id is not None
@@ -149,7 +151,7 @@ class _Bundler:
         in_batch = {r.id for r in reports}
         holders: set[int] = set()
         for chunk in _chunks(sorted({r.md5s[0] for r in reports})):
-            query = sa.select(ReportFile.report_id).where(ReportFile.md5.in_(chunk))
+            query = sa.select(ReportFile.report_id).where(fastsql.among(self.session, ReportFile.md5, chunk))
             holders.update(report_id for report_id in self.session.scalars(query) if report_id not in in_batch)
         victims = sa.cast(Report.__table__.c.body["victims"], sa.Text)
         found: dict[int, tuple[int, dt.datetime]] = {}
@@ -166,7 +168,7 @@ class _Bundler:
                 Report.incident_type,
                 victims,
                 Report.incident_at,
-            ).where(Report.id.in_(chunk))
+            ).where(fastsql.among(self.session, Report.id, chunk))
             for row in self.session.execute(candidates):
                 report_id, platform_id, received, status, processed, bundle_id, escalated, flags, incident = row[:9]
                 if platform_id not in platforms or received is None or received < earliest:
@@ -183,7 +185,9 @@ class _Bundler:
                     found[report_id] = (platform_id, received)
         md5s: dict[int, set[str | None]] = {}
         for chunk in _chunks(sorted(found)):
-            files = sa.select(ReportFile.report_id, ReportFile.md5).where(ReportFile.report_id.in_(chunk))
+            files = sa.select(ReportFile.report_id, ReportFile.md5).where(
+                fastsql.among(self.session, ReportFile.report_id, chunk)
+            )
             for report_id, md5 in self.session.execute(files):
                 md5s.setdefault(report_id, set()).add(md5)
         for report_id, (platform_id, received) in sorted(found.items()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -62,7 +63,11 @@ def import_command(
     ] = 1,
     chunk: Annotated[int, typer.Option("--chunk", min=1, help="Lines stored per transaction.")] = 5000,
     process: Annotated[
-        bool, typer.Option("--process/--no-process", help="Run the pipeline over the queue once the file is in.")
+        bool,
+        typer.Option(
+            "--process/--no-process",
+            help="Process each chunk through release as it is stored (else the reports wait in the pipeline's queue).",
+        ),
     ] = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print every line's outcome as JSON on standard output.")
@@ -77,8 +82,8 @@ def import_command(
 
     from clearinghouse.access.models import PlatformAccount
     from clearinghouse.db.engine import open_store
-    from clearinghouse.tipline import pipeline
     from clearinghouse.tipline.bulk import import_lines, numbered_lines
+    from clearinghouse.tipline.onepass import processing_for
 
     store = open_store(url)
     try:
@@ -95,7 +100,11 @@ def import_command(
             )
             raise typer.Exit(code=2)
         total = _count_lines(file)
-        with _progress() as progress, file.open("rb") as stream:
+        with ExitStack() as stack:
+            progress = stack.enter_context(_progress())
+            stream = stack.enter_context(file.open("rb"))
+            # Processed in the same pass (onepass), or left in the pipeline's queue with --no-process.
+            processing = stack.enter_context(processing_for(store)) if process else None
             task = progress.add_task(f"import {file.name}"[:22], total=total)
             summary = import_lines(
                 store.unit_of_work,
@@ -105,14 +114,10 @@ def import_command(
                 chunk_lines=chunk,
                 workers=workers,
                 on_chunk=lambda size: progress.update(task, advance=size),
+                processing=processing,
             )
             progress.update(task, completed=total)
-            processed = 0
-            if process:
-                queued = progress.add_task("pipeline", total=summary.accepted or None)
-                processed = pipeline.run(
-                    store, batch_size=chunk, on_batch=lambda outcome: progress.update(queued, advance=outcome.processed)
-                )
+            processed = summary.accepted if process else 0
     finally:
         store.dispose()
     if as_json:

@@ -23,7 +23,7 @@ from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from clearinghouse.db.base import UTCDateTime
 
@@ -180,6 +180,19 @@ def prepare_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608 - names come from the table
     return Prepared(sql, _tuples(session, table, names, rows))
+
+
+def among(
+    session: Session, column: sa.ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    """``column IN values``. On SQLite the values travel as one JSON array read by ``json_each``: SQLAlchemy's
+    expanding ``IN`` renders and processes each value in Python, which at batch sizes costs more than the look-up."""
+    if not _is_sqlite(session):
+        return column.in_(values)
+    listed: sa.Select[Any] = sa.select(sa.column("value")).select_from(
+        sa.func.json_each(sa.literal(json.dumps(list(values))))
+    )
+    return column.in_(listed.scalar_subquery())
 
 
 def is_sqlite(dialect_name: str) -> bool:

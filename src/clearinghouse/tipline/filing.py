@@ -107,7 +107,7 @@ def _file_row(digest: FileDigest) -> dict[str, Any]:
 
 
 def audit_row(
-    actor: str, action: str, report_id: int, at: dt.datetime, detail: dict[str, Any] | None = None
+    actor: str, action: str, report_id: int, at: dt.datetime, detail: dict[str, Any] | EncodedJSON | None = None
 ) -> dict[str, Any]:
     """An audit event about a report, as a row of the audit log (what `audit.record_many` writes, written in
     bulk with the report's own rows)."""
@@ -167,7 +167,7 @@ def refs_on_file(*, session: Session, platform_id: int, refs: Sequence[str]) -> 
     for start in range(0, len(refs), LOOKUP_CHUNK):
         chunk = refs[start : start + LOOKUP_CHUNK]
         query = sa.select(Report.platform_ref, Report.id).where(
-            Report.platform_id == platform_id, Report.platform_ref.in_(chunk)
+            Report.platform_id == platform_id, fastsql.among(session, Report.platform_ref, chunk)
         )
         found.update((ref, int(report_id)) for ref, report_id in session.execute(query) if ref is not None)
     return found

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from clearinghouse.tipline import fastsql
 from clearinghouse.tipline.models import ReportFile
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class PreviousReports:
             chunk = unique[start : start + LOOKUP_CHUNK]
             query = (
                 sa.select(ReportFile.md5, sa.func.min(ReportFile.report_id))
-                .where(ReportFile.md5.in_(chunk))
+                .where(fastsql.among(self.session, ReportFile.md5, chunk))
                 .group_by(ReportFile.md5)
             )
             first.update((str(md5), int(report_id)) for md5, report_id in self.session.execute(query))

@@ -155,6 +155,12 @@ def decide(
     the same transaction (`onepass`): their files then count as seen by the later reports of the batch, and
     they cannot have been released to anyone before.
     """
+    if clock is wall_clock:
+        now = utcnow()  # the batch is one transaction: one processing time for all its reports
+
+        def clock(_received_at: dt.datetime) -> dt.datetime:
+            return now
+
     plan = bundle_batch(session, reports)
     matched, file_rows = _match(session, reports, banks, stored=stored)
     directory = directory or ReleaseDirectory.load(session)
@@ -217,7 +223,11 @@ def decide(
             through_members.append(_release(lead, agency_id, jurisdiction, at, reason[:200]))
     # Reports never stored were never released: only their leads' earlier releases need looking up.
     own = new_releases(session, releases) if stored else releases
-    through = new_releases(session, own + through_members)[len(own) :]
+    if stored:
+        through = new_releases(session, own + through_members)[len(own) :]
+    else:  # only the leads can have been released before; the batch's own releases are all new
+        given = {(r["report_id"], r["agency_id"]) for r in own}
+        through = [r for r in new_releases(session, through_members) if (r["report_id"], r["agency_id"]) not in given]
     release_events = []
     for release in through:
         # The lead became available somewhere new because of a member: that is a release of the lead.

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from clearinghouse.geo.models import FEDERAL, INTERNATIONAL, Agency, AgencyKind
+from clearinghouse.tipline import fastsql
 from clearinghouse.tipline.models import Release
 
 LOOKUP_CHUNK = 900
@@ -75,7 +76,7 @@ def new_releases(session: Session, releases: Sequence[dict[str, Any]]) -> list[d
     existing: set[tuple[int, int]] = set()
     for start in range(0, len(report_ids), LOOKUP_CHUNK):
         chunk = report_ids[start : start + LOOKUP_CHUNK]
-        query = sa.select(Release.report_id, Release.agency_id).where(Release.report_id.in_(chunk))
+        query = sa.select(Release.report_id, Release.agency_id).where(fastsql.among(session, Release.report_id, chunk))
         existing.update((int(a), int(b)) for a, b in session.execute(query))
     new: list[dict[str, Any]] = []
     for release in releases:
