@@ -180,3 +180,40 @@ def test_one_pass_asks_the_stores_banks_like_the_pipeline(store: Store) -> None:
             sa.select(ReportFile.md5, ReportFile.previously_seen).where(ReportFile.report_id == report.id)
         ).all()
     assert sorted((row[0], row[1]) for row in seen) == [(md5(7), True), (md5(8), False)]
+
+
+def test_two_imports_at_once_each_see_what_the_other_committed(store: Store) -> None:
+    """Two one-pass imports on one SQLite store take turns: a file's first report (lowest id) is the only one
+    to which its content is new, whichever import filed which report."""
+    import threading
+
+    from tests.tipline.bulk_helpers import image, line
+
+    platform = ready(store)
+    halves = [[line(f"{side}-{i}", files=[image(i % 40)]) for i in range(300)] for side in ("left", "right")]
+    errors: list[BaseException] = []
+
+    def run(lines: list[bytes]) -> None:
+        own = Store(store.url)
+        try:
+            send(own, platform, lines, chunk_lines=25, processing=Processing())
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=run, args=(half,)) for half in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    with store.session() as session:
+        rows = session.execute(
+            sa.select(ReportFile.md5, ReportFile.report_id, ReportFile.previously_seen).order_by(ReportFile.report_id)
+        ).all()
+    assert len(rows) == 600
+    first: dict[str, int] = {}
+    for md5_, report_id, seen in rows:
+        first.setdefault(md5_, report_id)
+        assert seen is (first[md5_] != report_id), (md5_, report_id)

@@ -242,3 +242,35 @@ def test_a_visually_similar_copy_of_banked_content_is_previously_seen(store: Sto
     seen = dict(_files(store, report.id))
     assert seen[copy.md5] is True
     assert seen[unrelated.md5] is False
+
+
+def test_two_pipeline_processes_on_one_sqlite_store_process_each_report_once(store: Store) -> None:
+    import threading
+
+    platform = ready(store)
+    send(store, platform, [line(f"c-{i}", doc(state="NC"), files=[image(i)]) for i in range(1500)])
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def follow() -> None:
+        own = Store(store.url)  # a process of its own would have its own engine and connection
+        try:
+            counts.append(pipeline.run(own, batch_size=100))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=follow) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert sum(counts) == 1500
+    with store.session() as session:
+        processed = session.scalars(sa.select(AuditEvent.subject_id).where(AuditEvent.action == "report.processed"))
+        subjects = list(processed)
+        queued = session.scalar(sa.select(sa.func.count()).where(Report.processed_at.is_(None)))
+    assert len(subjects) == len(set(subjects)) == 1500
+    assert queued == 0

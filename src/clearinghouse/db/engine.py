@@ -41,6 +41,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+def take_write_lock(session: Session) -> None:
+    """On SQLite, begin the session's transaction by taking the write lock (``BEGIN IMMEDIATE``), unless the
+    driver has begun it already (see `Store.unit_of_work`); nothing elsewhere."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.dbapi_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Store:
     """One store: its engine and the factory of units of work over it."""
 
@@ -59,10 +70,19 @@ class Store:
         return self._sessions()
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends normally, rolled back on any error."""
+    def unit_of_work(self, *, exclusive: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends normally, rolled back on any error.
+
+        ``exclusive``: on SQLite, take the write lock at the start (``BEGIN IMMEDIATE``), so that everything the
+        block reads is current until it commits (the driver otherwise begins a transaction at the first write,
+        and reads before it see whatever was committed at the time); for work that decides from what it reads
+        and may run beside another writer doing the same (the tipline pipeline). PostgreSQL transactions are
+        already consistent where it matters (row locks): nothing changes there.
+        """
         session = self._sessions()
         try:
+            if exclusive:
+                take_write_lock(session)
             yield session
             session.commit()
         except BaseException:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -122,6 +123,21 @@ class MaxMindResolver:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+@contextmanager
+def configured_resolver(path: str | os.PathLike[str] | None = None) -> Iterator[MaxMindResolver | None]:
+    """The MaxMind-format database at ``path``, by default the one named by ``CLEARINGHOUSE_MAXMIND_DB``, open
+    for the block; None when none is configured (IP addresses are then not placed)."""
+    if path is None:
+        from clearinghouse.config import get_settings
+
+        path = get_settings().maxmind_db
+    if path is None:
+        yield None
+        return
+    with MaxMindResolver(path) as resolver:
+        yield resolver
 
 
 class StaticIpResolver:

@@ -77,9 +77,7 @@ def read_command(
 ) -> None:
     """Read sheets into figures and list each one's problems (the exit code is 0 even with problems)."""
     results = [read_sheet(path) for path in files]
-    typer.echo(
-        results_as_csv(results) if output_format is ReadFormat.CSV else results_as_json(results), nl=False
-    )
+    typer.echo(results_as_csv(results) if output_format is ReadFormat.CSV else results_as_json(results), nl=False)
 
 
 def results_as_json(results: Iterable[ReadResult]) -> str:

@@ -62,9 +62,7 @@ def vid_submissions_reviewed(session: Session, state: str, year: int) -> int:
     return _count(session, query)
 
 
-def missing_cases_by_category(
-    session: Session, year: int, state: str | None = None
-) -> dict[CaseCategory, int]:
+def missing_cases_by_category(session: Session, year: int, state: str | None = None) -> dict[CaseCategory, int]:
     """Cases opened in ``year`` (for children missing from ``state``, or nationwide), by category."""
     start, end = year_bounds(year)
     query = (
@@ -199,9 +197,7 @@ def whole_percent(part: int, whole: int) -> int:
 def national_figures(session: Session, year: int) -> NationalFigures:
     """The national lines the sheet quotes, aggregated over the same records."""
     start, end = year_bounds(year)
-    received = (
-        (Report.received_at >= start) & (Report.received_at < end) & (Report.status == ReportStatus.FINISHED)
-    )
+    received = (Report.received_at >= start) & (Report.received_at < end) & (Report.status == ReportStatus.FINISHED)
     reports = _count(session, sa.select(sa.func.count()).select_from(Report).where(received))
     files = _count(
         session,

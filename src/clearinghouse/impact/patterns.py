@@ -103,10 +103,7 @@ STATE_PATTERNS: tuple[FigurePattern, ...] = (
         "published",
         n="missing_hhs_orr",
     ),
-    *(
-        _pattern(rf"{_label(label)} {N}", "clearinghouse", n=figure)
-        for figure, label in BREAKDOWN_LABELS.items()
-    ),
+    *(_pattern(rf"{_label(label)} {N}", "clearinghouse", n=figure) for figure, label in BREAKDOWN_LABELS.items()),
     _pattern(
         rf"had {N} engagements? with {STATE} social service agencies",
         "published",
@@ -135,17 +132,13 @@ STATE_PATTERNS: tuple[FigurePattern, ...] = (
         "published",
         n="rapid_response_cases",
     ),
-    _pattern(
-        rf"the team assisted on {N} critical cases? in {STATE}", "clearinghouse", n="rapid_response_cases"
-    ),
+    _pattern(rf"the team assisted on {N} critical cases? in {STATE}", "clearinghouse", n="rapid_response_cases"),
     _pattern(
         rf"including {N} new law enforcement and child-serving professionals? in {STATE}",
         "published",
         n="new_professionals",
     ),
-    _pattern(
-        rf"{N} professionals? from {STATE} registered on the platform", "clearinghouse", n="new_professionals"
-    ),
+    _pattern(rf"{N} professionals? from {STATE} registered on the platform", "clearinghouse", n="new_professionals"),
 )
 """Sentences stating a state figure. Those with a ``state`` group also name the state the figure is for."""
 
@@ -195,17 +188,13 @@ NATIONAL_PATTERNS: tuple[FigurePattern, ...] = (
         "clearinghouse",
         n="likely_trafficking_percent",
     ),
-    _pattern(
-        rf"received {N} reports relating to child sex trafficking", "published", n="trafficking_reports"
-    ),
+    _pattern(rf"received {N} reports relating to child sex trafficking", "published", n="trafficking_reports"),
     _pattern(
         rf"the tipline logged {N} reports? concerning child sex trafficking",
         "clearinghouse",
         n="trafficking_reports",
     ),
-    _pattern(
-        rf"supported {N} survivors and families with peer support", "published", n="peer_support_recipients"
-    ),
+    _pattern(rf"supported {N} survivors and families with peer support", "published", n="peer_support_recipients"),
     _pattern(
         rf"it supported {N} (?:survivor or family|survivors and families) nationwide",
         "clearinghouse",

@@ -35,9 +35,7 @@ from clearinghouse.impact.figures import STATE_FIGURE_NAMES, NationalFigures, St
 from clearinghouse.impact.places import find_state_mentions, state_abbr, state_name
 from clearinghouse.impact.wording import BREAKDOWN_LABELS, NATIONAL_FALLBACK, PROVENANCE
 
-NATIONAL_FIGURE_NAMES: tuple[str, ...] = tuple(
-    name for name in NationalFigures.model_fields if name != "year"
-)
+NATIONAL_FIGURE_NAMES: tuple[str, ...] = tuple(name for name in NationalFigures.model_fields if name != "year")
 """Every national figure, in the contract's order."""
 
 _OCCASIONAL_NATIONAL = frozenset({"rapid_response_activations", "long_term_cases_assisted"})
@@ -200,9 +198,7 @@ def read_text(text: str, *, source: str = "<text>") -> ReadResult:
 
     abbr, name = _sheet_state(flat)
     if abbr is None:
-        problems.append(
-            Problem(kind=ProblemKind.NO_STATE, message="no state named in the title or introduction")
-        )
+        problems.append(Problem(kind=ProblemKind.NO_STATE, message="no state named in the title or introduction"))
     year = _sheet_year(flat, problems)
 
     state_found = _find(flat, patterns.STATE_PATTERNS, problems)
@@ -341,9 +337,7 @@ def _breakdown_problems(values: dict[str, int | None]) -> list[Problem]:
     ]
 
 
-def _wrong_state_problems(
-    flat: str, abbr: str, name: str, spans: dict[str, tuple[int, int]]
-) -> list[Problem]:
+def _wrong_state_problems(flat: str, abbr: str, name: str, spans: dict[str, tuple[int, int]]) -> list[Problem]:
     problems = []
     for mention in find_state_mentions(flat):
         if mention.abbr == abbr:

@@ -44,8 +44,7 @@ class SheetCheckError(ValueError):
         figures = sheet.state
         summary = "; ".join(failures)
         super().__init__(
-            f"the {fmt} sheet for {figures.state_name} ({figures.state}) {figures.year} "
-            f"fails its check: {summary}"
+            f"the {fmt} sheet for {figures.state_name} ({figures.state}) {figures.year} fails its check: {summary}"
         )
 
 
@@ -64,18 +63,12 @@ def _environment(loader: jinja2.BaseLoader | None) -> jinja2.Environment:
 
 
 @overload
-def render_sheet(
-    sheet: StateSheet, fmt: Literal["pdf"], *, loader: jinja2.BaseLoader | None = None
-) -> bytes: ...
+def render_sheet(sheet: StateSheet, fmt: Literal["pdf"], *, loader: jinja2.BaseLoader | None = None) -> bytes: ...
 @overload
 def render_sheet(sheet: StateSheet, fmt: TextFormat, *, loader: jinja2.BaseLoader | None = None) -> str: ...
 @overload
-def render_sheet(
-    sheet: StateSheet, fmt: SheetFormat, *, loader: jinja2.BaseLoader | None = None
-) -> str | bytes: ...
-def render_sheet(
-    sheet: StateSheet, fmt: SheetFormat, *, loader: jinja2.BaseLoader | None = None
-) -> str | bytes:
+def render_sheet(sheet: StateSheet, fmt: SheetFormat, *, loader: jinja2.BaseLoader | None = None) -> str | bytes: ...
+def render_sheet(sheet: StateSheet, fmt: SheetFormat, *, loader: jinja2.BaseLoader | None = None) -> str | bytes:
     """Render a sheet: Markdown, HTML or JSON as text, PDF as bytes. Checked before it is returned.
 
     ``loader`` replaces the packaged templates (``sheet.md.j2``, ``sheet.html.j2``, ``sheet.css``), for a
@@ -109,9 +102,7 @@ def render_sheet(
     return rendered
 
 
-def render_sheet_bytes(
-    sheet: StateSheet, fmt: SheetFormat, *, loader: jinja2.BaseLoader | None = None
-) -> bytes:
+def render_sheet_bytes(sheet: StateSheet, fmt: SheetFormat, *, loader: jinja2.BaseLoader | None = None) -> bytes:
     """Render a sheet as the bytes of its file (text formats in UTF-8)."""
     rendered = render_sheet(sheet, fmt, loader=loader)
     return rendered if isinstance(rendered, bytes) else rendered.encode("utf-8")
@@ -149,15 +140,11 @@ def _check_figures(sheet: StateSheet, fmt: str) -> None:
     if expected_name is None:
         failures.append(f"state {figures.state!r} is not the postal abbreviation of a state, DC or territory")
     elif expected_name != figures.state_name:
-        failures.append(
-            f"state_name {figures.state_name!r} is not the name of {figures.state} ({expected_name})"
-        )
+        failures.append(f"state_name {figures.state_name!r} is not the name of {figures.state} ({expected_name})")
     if sheet.national.year != figures.year:
         failures.append(f"national figures are for {sheet.national.year}, state figures for {figures.year}")
     negative = [name for name, value in figures.model_dump().items() if isinstance(value, int) and value < 0]
-    negative += [
-        f"national {n}" for n, v in sheet.national.model_dump().items() if isinstance(v, int) and v < 0
-    ]
+    negative += [f"national {n}" for n, v in sheet.national.model_dump().items() if isinstance(v, int) and v < 0]
     if negative:
         failures.append(f"negative counts: {', '.join(negative)}")
     if failures:
@@ -187,9 +174,7 @@ def _read_back_failures(result: ReadResult, sheet: StateSheet) -> list[str]:
     figures, national = sheet.state, sheet.national
     failures = [str(problem) for problem in result.problems]
     if result.state != figures.state:
-        failures.append(
-            f"the sheet reads as being for {result.state_name or 'no state'}, not {figures.state_name}"
-        )
+        failures.append(f"the sheet reads as being for {result.state_name or 'no state'}, not {figures.state_name}")
     if result.year != figures.year:
         failures.append(f"the sheet reads as being for {result.year or 'no year'}, not {figures.year}")
     read_state = result.figures.model_dump()
@@ -198,14 +183,10 @@ def _read_back_failures(result: ReadResult, sheet: StateSheet) -> list[str]:
         if read_state[name] is not None and read_state[name] != expected:
             failures.append(f"{name} reads back as {read_state[name]:,}, but the figure is {expected:,}")
         if name in NATIONAL_FALLBACK and expected == 0 and name not in result.zero_by_rule:
-            failures.append(
-                f"{name} is zero but is written as a sentence (the zero-figure rule leaves it out)"
-            )
+            failures.append(f"{name} is zero but is written as a sentence (the zero-figure rule leaves it out)")
     read_national = result.national.model_dump()
     for name in NATIONAL_FIGURE_NAMES:
         expected = getattr(national, name)
         if read_national[name] is not None and read_national[name] != expected:
-            failures.append(
-                f"national {name} reads back as {read_national[name]:,}, but the figure is {expected:,}"
-            )
+            failures.append(f"national {name} reads back as {read_national[name]:,}, but the figure is {expected:,}")
     return failures

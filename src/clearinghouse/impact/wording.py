@@ -145,8 +145,7 @@ def _tipline(fig: StateFigures, nat: NationalFigures) -> Section:
             *_state_paragraphs(
                 (
                     fig.tipline_reports_made_available,
-                    f"In {fig.year}, the tipline released {released} to law-enforcement agencies in "
-                    f"{fig.state_name}.",
+                    f"In {fig.year}, the tipline released {released} to law-enforcement agencies in {fig.state_name}.",
                 ),
             ),
         ),

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.base import table_of
-from clearinghouse.db.engine import Store
+from clearinghouse.db.engine import Store, take_write_lock
 from clearinghouse.geo.ipgeo import IpResolver
 from clearinghouse.tipline import fastsql
 from clearinghouse.tipline.bundle import bundle_writes, refresh_counts
@@ -177,6 +177,8 @@ def file_and_process(
     dialect = session.get_bind().dialect.name
     if any(report.dialect != dialect for report in reports):
         raise ValueError(f"reports were made ready for another database than this {dialect} store")
+    # Decisions are made from what is read here: on SQLite no other writer may commit in between.
+    take_write_lock(session)
     split = fresh_reports(session=session, platform_id=platform_id, reports=reports)
     fresh = split.reports
     if not fresh:

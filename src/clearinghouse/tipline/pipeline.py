@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -320,6 +321,33 @@ def bundle_events(plan: BundlePlan) -> list[dict[str, Any]]:
     return events
 
 
+ATTEMPTS = 5
+"""Times a batch is tried when another pipeline process clashes with it (see `_batch_with_retries`)."""
+
+
+def _batch_with_retries(
+    store: Store, batch_size: int, clock: Clock, ip_resolver: IpResolver | None, banks: Sequence[Matcher]
+) -> BatchOutcome:
+    """One batch in one transaction, taken again from the start when another pipeline process clashed with it.
+
+    On SQLite a batch holds the write lock from its first read (``exclusive``): two pipeline processes take
+    turns, each deciding from what the other committed. On PostgreSQL they run side by side on separate
+    reports (``SKIP LOCKED``), and both may release one lead to an agency through members of separate batches:
+    the release's unique key refuses the second, whose batch, taken again, finds the release there already.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with fastsql.gc_paused(), store.unit_of_work(exclusive=True) as session:
+                return process_batch(
+                    session=session, limit=batch_size, clock=clock, ip_resolver=ip_resolver, banks=banks
+                )
+        except (sa.exc.OperationalError, sa.exc.IntegrityError):
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
 def run(
     store: Store,
     *,
@@ -341,10 +369,7 @@ def run(
     total = 0
     try:
         while True:
-            with fastsql.gc_paused(), store.unit_of_work() as session:
-                outcome = process_batch(
-                    session=session, limit=batch_size, clock=clock, ip_resolver=ip_resolver, banks=banks
-                )
+            outcome = _batch_with_retries(store, batch_size, clock, ip_resolver, banks)
             if outcome.processed == 0:
                 return total
             total += outcome.processed
