@@ -41,9 +41,7 @@ def test_every_command_and_option_has_help() -> None:
 def test_readme_names_every_command() -> None:
     readme = (ROOT / "README.md").read_text()
     leaves = [
-        " ".join(path)
-        for path, command in _commands(typer.main.get_command(app))
-        if path and not _is_group(command)
+        " ".join(path) for path, command in _commands(typer.main.get_command(app)) if path and not _is_group(command)
     ]
     assert leaves
     undocumented = [leaf for leaf in leaves if f"clearinghouse {leaf}" not in readme]

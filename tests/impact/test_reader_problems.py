@@ -83,9 +83,7 @@ def test_figure_stated_twice_differently(seed_path: SeedPath, tmp_path: Path) ->
 
 
 def test_line_naming_another_state_outside_a_figure(seed_path: SeedPath, tmp_path: Path) -> None:
-    copy = _modified_copy(
-        seed_path("California"), tmp_path, "Listed below are California", "Listed below are Nevada"
-    )
+    copy = _modified_copy(seed_path("California"), tmp_path, "Listed below are California", "Listed below are Nevada")
     result = read_sheet(copy)
     assert result.state == "CA"  # the title still says California
     (problem,) = result.problems_of(ProblemKind.WRONG_STATE)

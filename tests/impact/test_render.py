@@ -33,10 +33,7 @@ def assert_reads_back(result: ReadResult, sheet: StateSheet) -> None:
     assert result.figures.missing_total == sheet.state.missing_total
     national = result.national.model_dump()
     for name in NATIONAL_FIGURE_NAMES:
-        if (
-            name in ("rapid_response_activations", "long_term_cases_assisted")
-            and sheet.state.rapid_response_cases
-        ):
+        if name in ("rapid_response_activations", "long_term_cases_assisted") and sheet.state.rapid_response_cases:
             assert national[name] is None  # shown only in place of a zero state figure
         else:
             assert national[name] == getattr(sheet.national, name), name
@@ -84,9 +81,7 @@ def _zeros() -> dict[str, int]:
     [
         pytest.param({}, id="north-carolina-2023"),
         pytest.param(_zeros(), id="all-zero"),
-        pytest.param(
-            {"trafficking_engagements": 0, "rapid_response_cases": 0, "missing_other": 0}, id="some-zero"
-        ),
+        pytest.param({"trafficking_engagements": 0, "rapid_response_cases": 0, "missing_other": 0}, id="some-zero"),
         pytest.param({name: 1 for name in _zeros()}, id="all-one"),
     ],
 )
@@ -187,12 +182,8 @@ def test_written_in_our_own_words(make_sheet: SheetFactory, seeds_dir: Path) -> 
 
 def test_self_check_refuses_a_name_that_is_not_the_states(make_sheet: SheetFactory) -> None:
     sheet = make_sheet("ND")
-    wrong = sheet.model_copy(
-        update={"state": sheet.state.model_copy(update={"state_name": "North Carolina"})}
-    )
-    with pytest.raises(
-        render.SheetCheckError, match=r"'North Carolina' is not the name of ND \(North Dakota\)"
-    ):
+    wrong = sheet.model_copy(update={"state": sheet.state.model_copy(update={"state_name": "North Carolina"})})
+    with pytest.raises(render.SheetCheckError, match=r"'North Carolina' is not the name of ND \(North Dakota\)"):
         render_sheet(wrong, "md")
 
 
@@ -238,9 +229,7 @@ def test_self_check_catches_a_zero_written_out(make_sheet: SheetFactory) -> None
     heading = "## {{ section.heading }}"
     broken = _template("sheet.md.j2").replace(heading, f"{heading}\n\n{zero_written_out}")
     loader = jinja2.DictLoader({"sheet.md.j2": broken})
-    with pytest.raises(
-        render.SheetCheckError, match="rapid_response_cases is zero but is written as a sentence"
-    ):
+    with pytest.raises(render.SheetCheckError, match="rapid_response_cases is zero but is written as a sentence"):
         render_sheet(make_sheet(rapid_response_cases=0), "md", loader=loader)
 
 
@@ -248,9 +237,7 @@ def test_check_rendered_on_edited_output(make_sheet: SheetFactory) -> None:
     sheet = make_sheet()
     text = render_sheet(sheet, "md")
     render.check_rendered(text, sheet, fmt="md")
-    edited = text.replace(
-        "agencies in North Carolina on child sex", "agencies in South Carolina on child sex"
-    )
+    edited = text.replace("agencies in North Carolina on child sex", "agencies in South Carolina on child sex")
     with pytest.raises(render.SheetCheckError, match="South Carolina") as raised:
         render.check_rendered(edited, sheet, fmt="md")
     assert raised.value.failures

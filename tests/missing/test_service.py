@@ -165,9 +165,7 @@ def test_resolve_and_reopen_keep_the_same_case_in_its_first_year(seeded: Store, 
         )
         assert [c.id for c in in_first_year] == [case.id]
         with pytest.raises(InputError) as caught:  # before the reopening
-            service.resolve(
-                session=session, case_id=case.id, at=resolved_at, resolution="recovered", actor="a"
-            )
+            service.resolve(session=session, case_id=case.id, at=resolved_at, resolution="recovered", actor="a")
         assert caught.value.field == "at"
 
 
@@ -208,9 +206,7 @@ def test_indicators_flag_likely_trafficking(seeded: Store, intake: Intake) -> No
             session=session, case_id=case.id, indicator=Indicator.HOTEL_SIGHTINGS, actor="analyst"
         )
         assert updated.likely_trafficking is True
-        again = service.add_indicator(
-            session=session, case_id=case.id, indicator="hotel_sightings", actor="a"
-        )
+        again = service.add_indicator(session=session, case_id=case.id, indicator="hotel_sightings", actor="a")
         assert again.indicators.count("hotel_sightings") == 1
     with seeded.unit_of_work() as session:
         kinds = [event.kind for event in service.timeline(session=session, case_id=case.id)]
@@ -287,9 +283,7 @@ def test_young_adult_of_twenty_is_accepted(seeded: Store, intake: Intake) -> Non
         ({"unexpected": 1}, "unexpected", ["Extra inputs are not permitted"]),
     ],
 )
-def test_schema_rejects_bad_input(
-    intake: Intake, changes: dict[str, Any], field: str, fragments: list[str]
-) -> None:
+def test_schema_rejects_bad_input(intake: Intake, changes: dict[str, Any], field: str, fragments: list[str]) -> None:
     with pytest.raises(pydantic.ValidationError) as caught:
         intake(**changes)
     text = str(caught.value)

@@ -23,7 +23,7 @@ from clearinghouse.db.engine import open_store
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.models import Release, Report, ReportFile
 from tests.tipline.bulk_helpers import image, line
-from tests.web.live import free_port
+from tests.web.live import all_gone, descendants, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -111,8 +111,11 @@ def test_acknowledged_reports_survive_a_kill_mid_intake(tmp_path: Path) -> None:
                 if (session.scalar(sa.select(sa.func.count()).select_from(Report)) or 0) > len(acknowledged):
                     break
             time.sleep(0.01)
+        helpers = descendants(process.pid)  # the pipeline process the server runs beside it
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
+        assert helpers
+        assert all_gone(helpers), "the pipeline process outlived the killed server"
         stop.set()
         sender.join(timeout=60)
     assert not failures, failures

@@ -233,9 +233,7 @@ def test_a_visually_similar_copy_of_banked_content_is_previously_seen(store: Sto
         known = get_or_create_bank(session=session, name="known", kind=BankKind.KNOWN_ABUSE)
         entry = EntryIn(hashes={"md5": banked.md5, "pdq": str(banked.pdq)}, pdq_quality=banked.pdq_quality)
         add_entries(session=session, bank=known, entries=[entry])
-    files = [
-        {"kind": "image", "md5": d.md5, "pdq": d.pdq, "pdq_quality": d.pdq_quality} for d in (copy, unrelated)
-    ]
+    files = [{"kind": "image", "md5": d.md5, "pdq": d.pdq, "pdq_quality": d.pdq_quality} for d in (copy, unrelated)]
     send(store, platform, [line("similar", files=files)])
     pipeline.run(store)
     report = report_by_ref(store, platform, "similar")

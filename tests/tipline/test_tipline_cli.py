@@ -90,3 +90,58 @@ def test_every_option_has_help() -> None:
     for command in group.commands.values():  # type: ignore[attr-defined]
         for parameter in command.params:
             assert getattr(parameter, "help", None) or parameter.name == "help", (command.name, parameter.name)
+
+
+def _tiny_ip_database(path: Path) -> Path:
+    mmdb_writer = pytest.importorskip("mmdb_writer")
+    netaddr = pytest.importorskip("netaddr")
+    writer = mmdb_writer.MMDBWriter(ip_version=6, database_type="GeoIP2-City", ipv4_compatible=True)
+    writer.insert_network(
+        netaddr.IPSet(["192.0.2.0/24"]), {"country": {"iso_code": "US"}, "subdivisions": [{"iso_code": "NC"}]}
+    )
+    writer.to_db_file(str(path))
+    return path
+
+
+@pytest.mark.parametrize("process_in", ["import", "process"])
+def test_the_configured_ip_database_places_reports(
+    tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, process_in: str
+) -> None:
+    from clearinghouse.config import get_settings
+    from tests.tipline.bulk_helpers import doc
+
+    monkeypatch.setenv("CLEARINGHOUSE_MAXMIND_DB", str(_tiny_ip_database(tmp_path / "tiny.mmdb")))
+    get_settings.cache_clear()
+    try:
+        by_ip = doc(reported_persons=[{"ip_capture_events": [{"ip_address": "192.0.2.10"}]}])
+        export = _export(tmp_path, [line("ip-1", by_ip)])
+        options = ["--no-process"] if process_in == "process" else []
+        imported = runner.invoke(tipline_app, ["import", str(export), "-p", "Example Video", "--url", url, *options])
+        assert imported.exit_code == 0, imported.output
+        if process_in == "process":
+            processed = runner.invoke(tipline_app, ["process", "--url", url])
+            assert processed.exit_code == 0, processed.output
+    finally:
+        get_settings.cache_clear()
+    store = open_store(url, upgrade=False)
+    with store.session() as session:
+        assert set(session.scalars(sa.select(Release.jurisdiction_code))) == {"NC"}
+    store.dispose()
+
+
+def test_an_ip_database_that_cannot_be_read_is_named(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clearinghouse.config import get_settings
+
+    broken = tmp_path / "broken.mmdb"
+    broken.write_bytes(b"not a database")
+    monkeypatch.setenv("CLEARINGHOUSE_MAXMIND_DB", str(broken))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(
+            tipline_app, ["import", str(_export(tmp_path, [line("x")])), "-p", "Example Video", "--url", url]
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "CLEARINGHOUSE_MAXMIND_DB" in result.output
+    assert _counts(url) == (0, 0)

@@ -100,9 +100,7 @@ def test_state_comes_from_the_missing_case(seeded: Store) -> None:
     )
     with seeded.unit_of_work() as session:
         case = missing_service.open_case(session=session, data=intake, actor="intake").case
-    report = _report(
-        seeded, reference="MC-link", source="missing_case", state_code=None, missing_case_id=case.id
-    )
+    report = _report(seeded, reference="MC-link", source="missing_case", state_code=None, missing_case_id=case.id)
     assert report.state_code == "NV"
     assert report.missing_case_id == case.id
 
@@ -148,9 +146,7 @@ def test_report_schema_rejects_bad_input(changes: dict[str, Any], fragments: lis
 
 def test_list_reports_filters(seeded: Store) -> None:
     ohio = _report(seeded, reference="A", received_at=NOW - dt.timedelta(days=3))
-    texas = _report(
-        seeded, reference="B", state_code="TX", source="hotline", received_at=NOW - dt.timedelta(days=2)
-    )
+    texas = _report(seeded, reference="B", state_code="TX", source="hotline", received_at=NOW - dt.timedelta(days=2))
     with seeded.unit_of_work() as session:
         assert [r.id for r in service.list_reports(session=session)] == [ohio.id, texas.id]
         assert [r.id for r in service.list_reports(session=session, state_code="texas")] == [texas.id]
@@ -209,9 +205,7 @@ def test_list_engagements_by_agency_and_state(seeded: Store, agency_id: AgencyId
         assert len(service.list_engagements(session=session, started_to=NOW - dt.timedelta(days=6))) == 0
 
 
-def test_second_active_engagement_of_the_same_service_is_a_conflict(
-    seeded: Store, agency_id: AgencyId
-) -> None:
+def test_second_active_engagement_of_the_same_service_is_a_conflict(seeded: Store, agency_id: AgencyId) -> None:
     report = _report(seeded)
     social = agency_id("OH", AgencyKind.SOCIAL_SERVICES)
     _engage(seeded, report.id, social)

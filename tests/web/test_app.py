@@ -19,10 +19,12 @@ from clearinghouse.access.models import PlatformAccount
 from clearinghouse.cli import app as cli_app
 from clearinghouse.db.engine import Store
 from clearinghouse.tipline import intake
+from clearinghouse.tipline.models import Release
 from clearinghouse.web.auth import CredentialCache, PlatformPrincipal
+from tests.tipline.bulk_helpers import doc, line
 from tests.tipline.factories import make_faker, minimal_report
 from tests.tipline.ispws_client import IspwsClient, SchemaBuilder
-from tests.web.live import LiveServer, add_platform, captured_logs, free_port, serve_store
+from tests.web.live import LiveServer, add_platform, all_gone, captured_logs, descendants, free_port, serve_store
 
 SECRET_CONTENT = "MARKER-of-report-content-93c1"
 
@@ -164,6 +166,28 @@ def test_clearinghouse_serve_runs_the_application(tmp_path: Path) -> None:
         assert response.status_code == 200
         assert b"<responseCode>0</responseCode>" in response.content
         assert httpx.get(f"http://127.0.0.1:{port}/report").status_code == 200
+        # A report sent in is taken through release by the pipeline the server runs beside it.
+        sent = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/reports:bulk",
+            content=line("served-1", doc(state="NC")),
+            auth=("example-chat", secret),
+        )
+        assert sent.status_code == 200, sent.text
+        store = Store(url)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with store.session() as session:
+                    released = session.scalars(sa.select(Release.jurisdiction_code)).all()
+                if released or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        finally:
+            store.dispose()
+        assert set(released) == {"NC"}
+        helpers = descendants(server.pid)
+        assert helpers  # the pipeline process (and the fork server that started it)
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert all_gone(helpers), "the pipeline process outlived the server"

@@ -1,47 +1,73 @@
-"""The pipeline in a process of its own, following the queue while bulk intake fills it.
+"""The pipeline in a process of its own, following the queue while reports arrive (`clearinghouse serve` runs
+one beside the web workers).
 
 Intake and the pipeline then use two cores instead of taking turns on one. They write to the same store: on
-SQLite each transaction waits for the other's (the busy timeout), which is correct but serial, so this pays
-only where there is CPU work to overlap. Run one pipeline process per SQLite store (PostgreSQL workers take
-separate batches: see `queue.load_batch`).
+SQLite each transaction waits for the other's (the busy timeout), which is correct but serial. On SQLite a
+batch holds the write lock from its first read (`pipeline.run`), so keep batches small where requests wait
+for it. The process stops when told to, and also when its parent dies, even by SIGKILL: a pipeline left
+behind would go on writing to a store whose server is gone.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
-from multiprocessing.context import ForkServerContext, SpawnContext
+import os
+import signal
+import sys
+from multiprocessing.context import SpawnContext
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 
 from clearinghouse.db.engine import Store
+from clearinghouse.geo.ipgeo import configured_resolver
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.pipeline import Clock, wall_clock
 
+PR_SET_PDEATHSIG = 1
+"""Linux ``prctl`` option: the signal this process gets when its parent dies."""
 POLL_SECONDS = 0.2
 """How long the follower waits for more work when the queue is empty and intake is still going."""
 
 
-def _context() -> ForkServerContext | SpawnContext:
+def _context() -> SpawnContext:
     # Not fork: the parent has threads (a progress display, a parsing pool) whose locks a forked child would copy.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("forkserver")
+    # Not the fork server either: its children keep it alive, so they could not tell when the parent has died.
     return multiprocessing.get_context("spawn")
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (``PR_SET_PDEATHSIG``); elsewhere, nothing (the loop
+    also notices a new parent)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+
+
 def follow_queue(url: str, clock: Clock, batch_size: int, stop: Event, processed: Synchronized[int]) -> None:
-    """Process the queue until ``stop`` is set and a pass that started after it finds nothing left."""
+    """Process the queue until ``stop`` is set and a pass that started after it finds nothing left, or until
+    the process that started it is gone. IP addresses are placed with the configured MaxMind database, if any."""
+    _die_with_parent()
+    parent = os.getppid()
     store = Store(url)
     try:
-        while True:
-            # Read before the pass: a pass that starts after intake said "done" sees every committed report.
-            stopping = stop.is_set()
-            count = pipeline.run(store, batch_size=batch_size, clock=clock)
-            with processed.get_lock():
-                processed.value += count
-            if count == 0:
-                if stopping:
+        with configured_resolver() as resolver:
+            while True:
+                # Read before the pass: a pass that starts after intake said "done" sees every committed report.
+                stopping = stop.is_set()
+                count = pipeline.run(store, batch_size=batch_size, clock=clock, ip_resolver=resolver)
+                with processed.get_lock():
+                    processed.value += count
+                if os.getppid() != parent:
                     return
-                stop.wait(POLL_SECONDS)
+                if count == 0:
+                    if stopping:
+                        return
+                    stop.wait(POLL_SECONDS)
     finally:
         store.dispose()
 
@@ -69,6 +95,17 @@ class BackgroundPipeline:
         """Reports processed so far."""
         with self._processed.get_lock():
             return int(self._processed.value)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop soon, whatever is still queued: the batch in progress may finish within ``timeout`` seconds, or
+        is stopped and rolled back (the next run takes it again)."""
+        if self._process.pid is None:  # never started
+            return
+        self._stop.set()
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
 
     def finish(self) -> int:
         """Tell the process intake is done, wait until it has emptied the queue; how many it processed."""

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from clearinghouse.geo.ipgeo import MaxMindResolver
 
 tipline_app = typer.Typer(
     help="Tipline reports: import platforms' batch exports and run the processing pipeline.", no_args_is_help=True
@@ -104,7 +108,8 @@ def import_command(
             progress = stack.enter_context(_progress())
             stream = stack.enter_context(file.open("rb"))
             # Processed in the same pass (onepass), or left in the pipeline's queue with --no-process.
-            processing = stack.enter_context(processing_for(store)) if process else None
+            resolver = stack.enter_context(_ip_database())
+            processing = stack.enter_context(processing_for(store, ip_resolver=resolver)) if process else None
             task = progress.add_task(f"import {file.name}"[:22], total=total)
             summary = import_lines(
                 store.unit_of_work,
@@ -139,6 +144,26 @@ def import_command(
         raise typer.Exit(code=1)
 
 
+@contextmanager
+def _ip_database() -> Iterator[MaxMindResolver | None]:
+    """The configured IP database (``CLEARINGHOUSE_MAXMIND_DB``) open for the block, None when there is none;
+    a clear exit when it cannot be opened."""
+    from clearinghouse.config import get_settings
+    from clearinghouse.geo.ipgeo import MaxMindResolver
+
+    path = get_settings().maxmind_db
+    if path is None:
+        yield None
+        return
+    try:
+        resolver = MaxMindResolver(path)
+    except ValueError as error:
+        console.print(f"[red]CLEARINGHOUSE_MAXMIND_DB:[/] {escape(str(error))}")
+        raise typer.Exit(code=2) from None
+    with resolver:
+        yield resolver
+
+
 @tipline_app.command("process")
 def process_command(
     url: UrlOption = None,
@@ -157,10 +182,13 @@ def process_command(
             queued = session.scalar(
                 sa.select(sa.func.count()).where(Report.status == ReportStatus.FINISHED, Report.processed_at.is_(None))
             )
-        with _progress() as progress:
+        with _progress() as progress, _ip_database() as resolver:
             task = progress.add_task("pipeline", total=queued or 0)
             processed = pipeline.run(
-                store, batch_size=batch, on_batch=lambda outcome: progress.update(task, advance=outcome.processed)
+                store,
+                batch_size=batch,
+                ip_resolver=resolver,
+                on_batch=lambda outcome: progress.update(task, advance=outcome.processed),
             )
     finally:
         store.dispose()

@@ -6,6 +6,9 @@ from typing import Annotated
 
 import typer
 
+SERVED_BATCH = 200
+"""Reports per pipeline batch beside the server."""
+
 
 def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
@@ -23,28 +26,46 @@ def serve_command(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log one line per request (method, path, status).")
     ] = True,
+    pipeline: Annotated[
+        bool,
+        typer.Option(
+            "--pipeline/--no-pipeline",
+            help="Run the tipline pipeline beside the server, taking each report through release as it arrives.",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the platform interface (/ispws), the JSON API (/api/v1) and the public report form (/report)."""
+    """Serve the platform interface (/ispws), the JSON API (/api/v1) and the public report form (/report), with
+    the tipline pipeline following the queue in a process of its own."""
     import os
 
     import uvicorn
 
     from clearinghouse.db.engine import open_store
+    from clearinghouse.tipline.background import BackgroundPipeline
 
     # Migrate and seed once, before any worker starts, so workers never race each other doing it.
     store = open_store(url)
     store.dispose()
+    # Small batches: on SQLite a batch holds the write lock while it decides, and requests wait for it.
+    follower = BackgroundPipeline(store.url, batch_size=SERVED_BATCH) if pipeline else None
     if url is not None:
         # Workers are separate processes that build the app from the settings: hand them the same store.
         os.environ["CLEARINGHOUSE_DATABASE_URL"] = url
     typer.echo(f"serving on http://{host}:{port}/ (platform interface at /ispws, public form at /report)")
-    uvicorn.run(
-        "clearinghouse.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=access_log,
-        timeout_keep_alive=timeout_keep_alive,
-        log_level="info",
-    )
+    if follower is not None:
+        follower.start()
+        typer.echo("the tipline pipeline follows the queue in its own process")
+    try:
+        uvicorn.run(
+            "clearinghouse.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            timeout_keep_alive=timeout_keep_alive,
+            log_level="info",
+        )
+    finally:
+        if follower is not None:
+            follower.close()
