@@ -243,7 +243,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def start_server(folder: Path, url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(folder: Path, url: str, workers: int, pipeline: bool) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     command = shutil.which("clearinghouse", path=str(Path(sys.executable).parent)) or "clearinghouse"
     log = (folder / "server.log").open("wb")
@@ -253,6 +253,7 @@ def start_server(folder: Path, url: str, workers: int) -> tuple[subprocess.Popen
         [
             *(command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
             *("--no-access-log", "--timeout-keep-alive", "120"),
+            "--pipeline" if pipeline else "--no-pipeline",
         ],
         env={**os.environ, "CLEARINGHOUSE_DATABASE_URL": url, "CLEARINGHOUSE_DATA_DIR": str(folder)},
         stdout=log,
@@ -274,6 +275,21 @@ def wait_until_up(base_url: str, auth: tuple[str, str], server: subprocess.Popen
     raise SystemExit("the server did not answer within 60 s")
 
 
+def _processed(url: str) -> int:
+    """Reports the pipeline beside the server has taken through release so far."""
+    import sqlalchemy as sa
+
+    from clearinghouse.db.engine import Store
+    from clearinghouse.tipline.models import Report
+
+    store = Store(url)
+    try:
+        with store.session() as session:
+            return int(session.scalar(sa.select(sa.func.count()).where(Report.processed_at.is_not(None))) or 0)
+    finally:
+        store.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=3000, help="reports to file (after a warm-up of 100)")
@@ -284,6 +300,11 @@ def main() -> None:
         choices=("httpx", "raw"),
         default="httpx",
         help="httpx.AsyncClient, or a minimal HTTP/1.1 client that leaves the CPU to the server",
+    )
+    parser.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="serve without the tipline pipeline beside it (the interface alone; by default it runs, as deployed)",
     )
     args = parser.parse_args()
 
@@ -297,7 +318,7 @@ def main() -> None:
         issued = create_platform(session=session, name="Bench Platform")
     store.dispose()
     auth = (issued.username, issued.secret)
-    server, base_url = start_server(folder, url, args.workers)
+    server, base_url = start_server(folder, url, args.workers, not args.no_pipeline)
     try:
         wait_until_up(base_url, auth, server)
         run = drive if args.client == "httpx" else drive_raw
@@ -306,6 +327,7 @@ def main() -> None:
         cpu_before, client_before = server_cpu_seconds(server.pid), time.process_time()
         elapsed = asyncio.run(run(base_url, auth, args.reports, args.clients, record))
         cpu_after, client_cpu = server_cpu_seconds(server.pid), time.process_time() - client_before
+        processed = _processed(url)
     except Exception:
         print("the run failed; the server's log ends with:", file=sys.stderr)
         print((folder / "server.log").read_text(errors="replace")[-3000:], file=sys.stderr)
@@ -322,6 +344,8 @@ def main() -> None:
     )
     rate = args.reports / elapsed
     print(f"throughput: {rate:.0f} reports/s ({4 * rate:.0f} calls/s) in {elapsed:.1f} s")
+    beside = "not running" if args.no_pipeline else f"had processed {processed:,} of {args.reports + 100:,} reports"
+    print(f"pipeline beside the server: {beside} when the last call was answered")
     if cpu_before is not None and cpu_after is not None:
         # CPU per report does not depend on what else the shared machine runs, unlike the wall-clock figures.
         print(f"server CPU: {1e3 * (cpu_after - cpu_before) / args.reports:.1f} ms per report", end="; ")

@@ -21,9 +21,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")
-    # Checkpoint when the WAL reaches about 40 MB rather than 4 MB: bulk intake commits several MB per chunk,
-    # and copying them back into the database after every commit cost a third of the commit.
-    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 

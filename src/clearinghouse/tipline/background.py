@@ -48,10 +48,14 @@ def _die_with_parent() -> None:
         return
 
 
-def follow_queue(url: str, clock: Clock, batch_size: int, stop: Event, processed: Synchronized[int]) -> None:
+def follow_queue(
+    url: str, clock: Clock, batch_size: int, stop: Event, processed: Synchronized[int], niceness: int = 0
+) -> None:
     """Process the queue until ``stop`` is set and a pass that started after it finds nothing left, or until
     the process that started it is gone. IP addresses are placed with the configured MaxMind database, if any."""
     _die_with_parent()
+    if niceness:
+        os.nice(niceness)
     parent = os.getppid()
     store = Store(url)
     try:
@@ -75,13 +79,16 @@ def follow_queue(url: str, clock: Clock, batch_size: int, stop: Event, processed
 class BackgroundPipeline:
     """A pipeline process over the store at ``url``; `finish` once intake is done."""
 
-    def __init__(self, url: str, *, clock: Clock = wall_clock, batch_size: int = pipeline.BATCH_SIZE) -> None:
+    def __init__(
+        self, url: str, *, clock: Clock = wall_clock, batch_size: int = pipeline.BATCH_SIZE, niceness: int = 0
+    ) -> None:
+        """``niceness``: how much lower than its parent's the process's CPU priority is (Unix ``nice``)."""
         context = _context()
         self._stop = context.Event()
         self._processed: Synchronized[int] = context.Value("q", 0)
         self._process = context.Process(
             target=follow_queue,
-            args=(url, clock, batch_size, self._stop, self._processed),
+            args=(url, clock, batch_size, self._stop, self._processed, niceness),
             name="tipline-pipeline",
             daemon=True,
         )
