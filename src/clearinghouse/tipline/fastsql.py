@@ -79,7 +79,7 @@ def _sqlite_timestamp(value: dt.datetime | None) -> str | None:
 def _json_converter(processor: Converter | None) -> Converter:
     def convert(value: Any) -> Any:
         if isinstance(value, EncodedJSON):
-            return value  # the driver stores a str subclass as text
+            return str(value)  # plain text: what the driver stores, and what pickles fast
         return processor(value) if processor is not None else value
 
     return convert

@@ -86,6 +86,10 @@ class ReadyReport:
     """Each file's `FILE_COLUMNS`, converted likewise."""
     dialect: str
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent back from the parsing processes by the thousand (see `queue.QueuedFile.__reduce__`).
+        return (ReadyReport, (self.platform_ref, self.received_at, self.queued, self.values, self.files, self.dialect))
+
 
 def ready(report: PreparedReport, dialect: str) -> ReadyReport:
     """``report`` ready for `file_and_process` on a database of ``dialect`` (a pure function: runs anywhere)."""

@@ -337,7 +337,12 @@ def expire_stale(*, session: Session, now: dt.datetime | None = None) -> int:
     """Mark open reports past their lifetime as expired (and drop their file rows); returns how many."""
     now = now or utcnow()
     candidates = session.scalars(
-        sa.select(Report).where(Report.status == ReportStatus.OPEN, Report.opened_at < now - OPEN_REPORT_IDLE)
+        sa.select(Report).where(
+            # processed_at IS NULL holds for every open report, and lets the look-up use the partial status index.
+            Report.status == ReportStatus.OPEN,
+            Report.processed_at.is_(None),
+            Report.opened_at < now - OPEN_REPORT_IDLE,
+        )
     ).all()
     expired = [report for report in candidates if now > expires_at(report)]
     for report in expired:
