@@ -66,7 +66,7 @@ def ready(store: Store, name: str = "Example Social") -> int:
 def send(store: Store, platform_id: int, lines: Sequence[bytes], **options: Any) -> BulkSummary:
     """Import ``lines`` as the platform would send them."""
     numbered = numbered_lines([b"\n".join(lines)])
-    return import_lines(store.unit_of_work, platform_id=platform_id, actor="platform:test", lines=numbered, **options)
+    return import_lines(store, platform_id=platform_id, actor="platform:test", lines=numbered, **options)
 
 
 def report_by_ref(store: Store, platform_id: int, ref: str) -> Report:

@@ -20,7 +20,7 @@ from clearinghouse.simulate.tipline_feed import TiplineTraffic
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.bulk import parse_chunk
 from clearinghouse.tipline.models import Bundle, Release, Report, ReportFile
-from clearinghouse.tipline.onepass import REPORT_COLUMNS, Processing
+from clearinghouse.tipline.onepass import REPORT_COLUMNS, Processing, Processor
 from tests.tipline.bulk_helpers import ready, send
 
 
@@ -155,7 +155,7 @@ def test_lines_made_ready_for_one_store_are_refused_by_another(store: Store) -> 
             actor="t",
             parsed=parsed,
             summary=BulkSummary(),
-            processing=Processing(),
+            processor=Processor(),
         )
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
@@ -165,15 +165,13 @@ def test_one_pass_asks_the_stores_banks_like_the_pipeline(store: Store) -> None:
     from clearinghouse.hashing import service
     from clearinghouse.hashing.models import BankKind
     from clearinghouse.hashing.schemas import BankCreate, EntryIn
-    from clearinghouse.tipline.onepass import processing_for
     from tests.tipline.bulk_helpers import image, line, md5, report_by_ref
 
     platform = ready(store)
     with store.unit_of_work() as session:
         bank = service.create_bank(session=session, bank_in=BankCreate(name="K", kind=BankKind.KNOWN_ABUSE))
         service.add_entries(session=session, bank=bank, entries=[EntryIn(hashes={"md5": md5(7)})])
-    with processing_for(store) as processing:
-        send(store, platform, [line("a", files=[image(7), image(8)])], processing=processing)
+    send(store, platform, [line("a", files=[image(7), image(8)])], processing=Processing())
     report = report_by_ref(store, platform, "a")
     with store.session() as session:
         seen = session.execute(
@@ -217,3 +215,34 @@ def test_two_imports_at_once_each_see_what_the_other_committed(store: Store) -> 
     for md5_, report_id, seen in rows:
         first.setdefault(md5_, report_id)
         assert seen is (first[md5_] != report_id), (md5_, report_id)
+
+
+def test_worker_processes_file_and_process_chunks_in_turn(store: Store) -> None:
+    """With worker processes each parsing and storing whole chunks, every line is answered once, every report is
+    processed with its event, and the match rule holds across chunks stored by different processes."""
+    lines = _messy_lines(7)
+    platform = ready(store)
+    summary = send(store, platform, lines, chunk_lines=30, workers=2, processing=Processing())
+    assert len(summary.stored) + len(summary.rejected) == len(lines)
+    assert sorted(o.line for o in summary.stored) == sorted(set(o.line for o in summary.stored))
+    assert len(summary.rejected) == 1
+    with store.session() as session:
+        reports = session.scalar(sa.select(sa.func.count()).select_from(Report))
+        unprocessed = session.scalar(sa.select(sa.func.count()).where(Report.processed_at.is_(None)))
+        events = session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "report.filed"))
+        released = session.scalar(sa.select(sa.func.count(sa.distinct(Release.report_id))))
+        members = session.scalar(
+            sa.select(sa.func.count()).where(
+                Report.bundle_id.is_not(None), Report.id.not_in(sa.select(Bundle.lead_report_id))
+            )
+        )
+        rows = session.execute(
+            sa.select(ReportFile.md5, ReportFile.report_id, ReportFile.previously_seen).order_by(ReportFile.report_id)
+        ).all()
+    assert reports == events == summary.accepted
+    assert unprocessed == 0
+    assert released == summary.accepted - (members or 0)  # a bundle member is released through its lead
+    first: dict[str, int] = {}
+    for md5_, report_id, seen in rows:
+        first.setdefault(md5_, report_id)
+        assert seen is (first[md5_] != report_id)

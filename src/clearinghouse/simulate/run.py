@@ -23,14 +23,14 @@ from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.bulk import import_lines, numbered_lines
 from clearinghouse.tipline.models import FileKind, ReportSource
 from clearinghouse.tipline.models import IncidentType as ModelIncidentType
-from clearinghouse.tipline.onepass import processing_for
+from clearinghouse.tipline.onepass import Processing
 from clearinghouse.tipline.service import add_file, expire_stale, open_report, retract_report
 
 BATCH = 5000
 VIRAL_BUNDLES_PER_STATE = 3
 """Viral items each state gets, each a platform batch of several reports that counts once for the state."""
-PARSING_PROCESSES = 1
-"""Processes validating the exports' lines while this one stores them (the demo machine has two cores)."""
+BULK_PROCESSES = 2
+"""Processes importing the exports, each parsing one chunk while the other stores its own (two cores)."""
 
 
 @dataclass(frozen=True)
@@ -111,24 +111,24 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
             filing = progress.add_task("tipline: bulk exports through release", total=sum(lines.values()))
             # The platforms' exports go through bulk intake exactly as `tipline import` sends them: each chunk
             # filed and processed through release in one pass, at the simulated processing times.
-            with processing_for(store, clock=simulated_clock) as processing:
-                for name, path in exports.items():
-                    with path.open("rb") as stream:
-                        summary = import_lines(
-                            store.unit_of_work,
-                            platform_id=platform_ids[name],
-                            actor=f"platform:{_slug(name)}",
-                            lines=numbered_lines(stream),
-                            workers=PARSING_PROCESSES,
-                            on_chunk=lambda size: progress.update(filing, advance=size),
-                            processing=processing,
-                        )
-                    if summary.rejected:
-                        first = summary.rejected[0]
-                        raise RuntimeError(f"{name}: {len(summary.rejected)} simulated line(s) refused, first: {first}")
-                    sent += lines[name]
-                    duplicates += summary.already_on_file
-                    processed += summary.accepted
+            processing = Processing(clock=simulated_clock)
+            for name, path in exports.items():
+                with path.open("rb") as stream:
+                    summary = import_lines(
+                        store,
+                        platform_id=platform_ids[name],
+                        actor=f"platform:{_slug(name)}",
+                        lines=numbered_lines(stream),
+                        workers=BULK_PROCESSES,
+                        on_chunk=lambda size: progress.update(filing, advance=size),
+                        processing=processing,
+                    )
+                if summary.rejected:
+                    first = summary.rejected[0]
+                    raise RuntimeError(f"{name}: {len(summary.rejected)} simulated line(s) refused, first: {first}")
+                sent += lines[name]
+                duplicates += summary.already_on_file
+                processed += summary.accepted
         lap("tipline filing")
         # Whatever else is queued (nothing, normally) goes through the pipeline here.
         processed += pipeline.run(store, batch_size=BATCH, clock=simulated_clock)

@@ -10,6 +10,7 @@ Parsing and validation can run in worker processes (`workers`); storing always h
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import gc
 import json
@@ -17,9 +18,11 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
+from multiprocessing.context import BaseContext
+from multiprocessing.synchronize import Lock
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
@@ -27,10 +30,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearinghouse.db.base import utcnow
+from clearinghouse.db.engine import Store
 from clearinghouse.tipline.fastsql import gc_paused
 from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
 from clearinghouse.tipline.models import FileKind
-from clearinghouse.tipline.onepass import Processing, ReadyReport, file_and_process, ready
+from clearinghouse.tipline.onepass import Processing, Processor, ReadyReport, file_and_process, processor_for, ready
 from clearinghouse.tipline.wire_schemas import FileAnnotation, IntakeModel, ReportIntake
 
 MAX_FILES = 1000
@@ -250,11 +254,11 @@ def store_chunk(
     actor: str,
     parsed: Sequence[ParsedLine],
     summary: BulkSummary,
-    processing: Processing | None = None,
+    processor: Processor | None = None,
 ) -> None:
     """Store the good lines of one parsed chunk in one transaction; record every line's outcome in ``summary``.
 
-    With ``processing``, the reports are stored already through the pipeline (`onepass`); without, they wait in
+    With a ``processor``, the reports are stored already through the pipeline (`onepass`); without, they wait in
     its queue. The outcomes are added only after the commit, so the summary never acknowledges a line that is
     not durable.
     """
@@ -266,7 +270,7 @@ def store_chunk(
             try:
                 with gc_paused(), transaction() as session:
                     reports = [r for _, r in good]
-                    if processing is None:
+                    if processor is None:
                         prepared = [r for r in reports if isinstance(r, PreparedReport)]
                         if len(prepared) != len(reports):
                             raise TypeError("lines made ready for one pass must be stored with processing")
@@ -280,7 +284,7 @@ def store_chunk(
                             platform_id=platform_id,
                             reports=made_ready,
                             actor=actor,
-                            processing=processing,
+                            processor=processor,
                         )
                 break
             except IntegrityError:
@@ -303,7 +307,7 @@ def _chunks(lines: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tupl
 
 
 def import_lines(
-    transaction: Transaction,
+    store: Store,
     *,
     platform_id: int,
     actor: str,
@@ -315,46 +319,156 @@ def import_lines(
     processing: Processing | None = None,
 ) -> BulkSummary:
     """Validate and store numbered NDJSON lines, one transaction per chunk; ``on_chunk`` hears how many
-    lines each stored chunk held. With ``workers`` > 0, parsing runs in that many processes, ahead of storing.
+    lines each stored chunk held.
+
     With ``processing``, each chunk is stored already processed through release (`onepass`); without, the
-    reports wait in the pipeline's queue.
+    reports wait in the pipeline's queue. With ``workers`` > 0, that many processes parse the lines; when
+    processing, each of them also stores its chunks (taking turns: see `_work_on_chunk`), so that the stores
+    of one chunk overlaps the parsing of the next; otherwise this process stores what they parsed.
     """
     now = now or utcnow()
     summary = BulkSummary()
-    ready_for = None
-    if processing is not None:
-        with transaction() as session:  # which database the rows are made ready for
-            ready_for = session.get_bind().dialect.name
-
-    def store(chunk_size: int, parsed: list[ParsedLine]) -> None:
-        store_chunk(
-            transaction, platform_id=platform_id, actor=actor, parsed=parsed, summary=summary, processing=processing
+    if workers > 0 and processing is not None:
+        return _import_in_workers(
+            store,
+            platform_id=platform_id,
+            actor=actor,
+            lines=lines,
+            chunk_lines=chunk_lines,
+            workers=workers,
+            now=now,
+            on_chunk=on_chunk,
+            processing=processing,
         )
-        if on_chunk is not None:
-            on_chunk(chunk_size)
+    with ExitStack() as stack:
+        processor = stack.enter_context(processor_for(store, processing)) if processing is not None else None
+        ready_for = store.dialect if processing is not None else None
 
-    if workers <= 0:
-        for chunk in _chunks(lines, chunk_lines):
-            store(len(chunk), parse_chunk(chunk, now, ready_for))
-        return summary
+        def store_parsed(chunk_size: int, parsed: list[ParsedLine]) -> None:
+            store_chunk(
+                store.unit_of_work,
+                platform_id=platform_id,
+                actor=actor,
+                parsed=parsed,
+                summary=summary,
+                processor=processor,
+            )
+            if on_chunk is not None:
+                on_chunk(chunk_size)
+
+        if workers <= 0:
+            for chunk in _chunks(lines, chunk_lines):
+                store_parsed(len(chunk), parse_chunk(chunk, now, ready_for))
+            return summary
+        # The collector stays paused while chunks come back from the parsing processes too: the pool's thread
+        # unpickles them whenever they arrive, and with the collector on that cost five times as much (a chunk is
+        # hundreds of thousands of fresh objects, each collection walking them all). Each stored chunk's cyclic
+        # garbage (a few objects of the database session) is collected at once, from the young generation only.
+        with gc_paused(), ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+            # A bounded window of chunks in flight keeps memory flat however long the input is.
+            in_flight: deque[tuple[int, Future[list[ParsedLine]]]] = deque()
+            for chunk in _chunks(lines, chunk_lines):
+                in_flight.append((len(chunk), pool.submit(parse_chunk, chunk, now, ready_for)))
+                if len(in_flight) > workers + 1:
+                    size, future = in_flight.popleft()
+                    store_parsed(size, future.result())
+                    gc.collect(0)
+            while in_flight:
+                size, future = in_flight.popleft()
+                store_parsed(size, future.result())
+                gc.collect(0)
+    return summary
+
+
+def _pool_context() -> BaseContext:
     # Not fork: the caller may have threads (a progress display, a server) whose locks a forked child would copy.
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    # The collector stays paused while chunks come back from the parsing processes too: the pool's thread
-    # unpickles them whenever they arrive, and with the collector on that cost five times as much (a chunk is
-    # hundreds of thousands of fresh objects, each collection walking them all). Each stored chunk's cyclic
-    # garbage (a few objects of the database session) is collected at once, from the young generation only.
-    with gc_paused(), ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        # A bounded window of chunks in flight keeps memory flat however long the input is.
-        in_flight: deque[tuple[int, Future[list[ParsedLine]]]] = deque()
-        for chunk in _chunks(lines, chunk_lines):
-            in_flight.append((len(chunk), pool.submit(parse_chunk, chunk, now, ready_for)))
-            if len(in_flight) > workers + 1:
-                size, future = in_flight.popleft()
-                store(size, future.result())
-                gc.collect(0)
-        while in_flight:
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+@dataclass
+class _Worker:
+    """What a worker process of `_import_in_workers` keeps between chunks."""
+
+    store: Store
+    processor: Processor
+    turn: Lock
+    resources: ExitStack
+
+
+_worker: _Worker | None = None
+
+
+def _start_worker(url: str, processing: Processing, turn: Lock) -> None:
+    """Open the store and build the processor once per worker process."""
+    global _worker
+    resources = ExitStack()
+    store = Store(url)
+    resources.callback(store.dispose)
+    processor = resources.enter_context(processor_for(store, processing))
+    _worker = _Worker(store, processor, turn, resources)
+    # The pool ends its workers when it shuts down: release the matcher's threads and the files before that.
+    atexit.register(resources.close)
+
+
+def _work_on_chunk(
+    lines: Sequence[tuple[int, bytes]], now: dt.datetime, platform_id: int, actor: str
+) -> tuple[list[LineOutcome], list[LineProblem]]:
+    """Parse one chunk, then store it processed, in turn with the other workers: the turn is taken before the
+    transaction and released after its commit, so each chunk decides from every chunk committed before it (and
+    its reports' ids follow theirs). The outcomes go back to the caller, which acknowledges them."""
+    worker = _worker
+    if worker is None:
+        raise RuntimeError("the bulk worker was not started")
+    with gc_paused():
+        parsed = parse_chunk(lines, now, worker.store.dialect)
+        summary = BulkSummary()
+        with worker.turn:
+            store_chunk(
+                worker.store.unit_of_work,
+                platform_id=platform_id,
+                actor=actor,
+                parsed=parsed,
+                summary=summary,
+                processor=worker.processor,
+            )
+        del parsed
+        gc.collect(0)
+    return summary.stored, summary.rejected
+
+
+def _import_in_workers(
+    store: Store,
+    *,
+    platform_id: int,
+    actor: str,
+    lines: Iterable[tuple[int, bytes]],
+    chunk_lines: int,
+    workers: int,
+    now: dt.datetime,
+    on_chunk: Callable[[int], None] | None,
+    processing: Processing,
+) -> BulkSummary:
+    """`import_lines` with processing, each worker process parsing and storing whole chunks."""
+    summary = BulkSummary()
+    context = _pool_context()
+    turn = context.Lock()
+    arguments = (store.url, processing, turn)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=arguments) as pool:
+        in_flight: deque[tuple[int, Future[tuple[list[LineOutcome], list[LineProblem]]]]] = deque()
+
+        def collect() -> None:
             size, future = in_flight.popleft()
-            store(size, future.result())
-            gc.collect(0)
+            stored, rejected = future.result()
+            summary.stored.extend(stored)
+            summary.rejected.extend(rejected)
+            if on_chunk is not None:
+                on_chunk(size)
+
+        for chunk in _chunks(lines, chunk_lines):
+            in_flight.append((len(chunk), pool.submit(_work_on_chunk, chunk, now, platform_id, actor)))
+            if len(in_flight) > 2 * workers:
+                collect()
+        while in_flight:
+            collect()
     return summary

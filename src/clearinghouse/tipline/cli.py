@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-if TYPE_CHECKING:
-    from clearinghouse.geo.ipgeo import MaxMindResolver
 
 tipline_app = typer.Typer(
     help="Tipline reports: import platforms' batch exports and run the processing pipeline.", no_args_is_help=True
@@ -63,8 +58,13 @@ def import_command(
     ],
     url: UrlOption = None,
     workers: Annotated[
-        int, typer.Option("--workers", min=0, help="Processes that parse and validate lines (0: this one).")
-    ] = 1,
+        int,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Processes that parse the lines and, when processing, store them in turn (0: this one).",
+        ),
+    ] = 2,
     chunk: Annotated[int, typer.Option("--chunk", min=1, help="Lines stored per transaction.")] = 5000,
     process: Annotated[
         bool,
@@ -87,7 +87,7 @@ def import_command(
     from clearinghouse.access.models import PlatformAccount
     from clearinghouse.db.engine import open_store
     from clearinghouse.tipline.bulk import import_lines, numbered_lines
-    from clearinghouse.tipline.onepass import processing_for
+    from clearinghouse.tipline.onepass import Processing
 
     store = open_store(url)
     try:
@@ -104,15 +104,12 @@ def import_command(
             )
             raise typer.Exit(code=2)
         total = _count_lines(file)
-        with ExitStack() as stack:
-            progress = stack.enter_context(_progress())
-            stream = stack.enter_context(file.open("rb"))
-            # Processed in the same pass (onepass), or left in the pipeline's queue with --no-process.
-            resolver = stack.enter_context(_ip_database())
-            processing = stack.enter_context(processing_for(store, ip_resolver=resolver)) if process else None
+        # Processed in the same pass (onepass), or left in the pipeline's queue with --no-process.
+        processing = Processing(ip_database=_ip_database()) if process else None
+        with _progress() as progress, file.open("rb") as stream:
             task = progress.add_task(f"import {file.name}"[:22], total=total)
             summary = import_lines(
-                store.unit_of_work,
+                store,
                 platform_id=account.id,
                 actor=f"import:{account.username}",
                 lines=numbered_lines(stream),
@@ -144,24 +141,20 @@ def import_command(
         raise typer.Exit(code=1)
 
 
-@contextmanager
-def _ip_database() -> Iterator[MaxMindResolver | None]:
-    """The configured IP database (``CLEARINGHOUSE_MAXMIND_DB``) open for the block, None when there is none;
-    a clear exit when it cannot be opened."""
+def _ip_database() -> Path | None:
+    """The configured IP database (``CLEARINGHOUSE_MAXMIND_DB``), checked to open, or None when there is none; a
+    clear exit when it cannot be opened."""
     from clearinghouse.config import get_settings
     from clearinghouse.geo.ipgeo import MaxMindResolver
 
     path = get_settings().maxmind_db
-    if path is None:
-        yield None
-        return
-    try:
-        resolver = MaxMindResolver(path)
-    except ValueError as error:
-        console.print(f"[red]CLEARINGHOUSE_MAXMIND_DB:[/] {escape(str(error))}")
-        raise typer.Exit(code=2) from None
-    with resolver:
-        yield resolver
+    if path is not None:
+        try:
+            MaxMindResolver(path).close()
+        except ValueError as error:
+            console.print(f"[red]CLEARINGHOUSE_MAXMIND_DB:[/] {escape(str(error))}")
+            raise typer.Exit(code=2) from None
+    return path
 
 
 @tipline_app.command("process")
@@ -173,6 +166,7 @@ def process_command(
     import sqlalchemy as sa
 
     from clearinghouse.db.engine import open_store
+    from clearinghouse.geo.ipgeo import configured_resolver
     from clearinghouse.tipline import pipeline
     from clearinghouse.tipline.models import Report, ReportStatus
 
@@ -182,7 +176,7 @@ def process_command(
             queued = session.scalar(
                 sa.select(sa.func.count()).where(Report.status == ReportStatus.FINISHED, Report.processed_at.is_(None))
             )
-        with _progress() as progress, _ip_database() as resolver:
+        with _progress() as progress, configured_resolver(_ip_database()) as resolver:
             task = progress.add_task("pipeline", total=queued or 0)
             processed = pipeline.run(
                 store,

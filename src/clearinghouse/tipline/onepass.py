@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,10 +28,10 @@ from sqlalchemy.orm import Session
 from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.base import table_of
 from clearinghouse.db.engine import Store, take_write_lock
-from clearinghouse.geo.ipgeo import IpResolver
+from clearinghouse.geo.ipgeo import IpResolver, MaxMindResolver
 from clearinghouse.tipline import fastsql
 from clearinghouse.tipline.bundle import bundle_writes, refresh_counts
-from clearinghouse.tipline.filing import FILES, REPORTS, FilingResult, PreparedReport, audit_row, fresh_reports
+from clearinghouse.tipline.filing import FILES, REPORTS, FilingResult, PreparedReport, fresh_reports
 from clearinghouse.tipline.matching import KnownContentBanks, Matcher
 from clearinghouse.tipline.models import Release
 from clearinghouse.tipline.pipeline import Clock, bundle_events, decide, wall_clock
@@ -67,6 +68,14 @@ DECIDED_COLUMNS = (
 )
 """The report columns the pipeline's steps set (`pipeline.decide`), in this order."""
 _UPLOADED = REPORT_COLUMNS.index("received_at")
+RELEASES = table_of(Release)
+RELEASE_COLUMNS = ("report_id", "agency_id", "jurisdiction_code", "released_at", "released_by", "reason")
+AUDIT_EVENTS = table_of(AuditEvent)
+EVENT_COLUMNS = ("at", "actor", "action", "subject_type", "subject_id", "detail")
+BULK_SQLITE_SETTINGS = ("wal_autocheckpoint=10000",)
+"""The SQLite connection of a bulk import checkpoints its WAL every 40 MB rather than 4 MB (a chunk commits
+several MB). Set on the bulk writer's connection only: a served request must not wait while a 40 MB
+checkpoint runs."""
 
 
 @dataclass(slots=True)
@@ -136,13 +145,24 @@ def _encoded(detail: dict[str, Any]) -> fastsql.EncodedJSON:
     return fastsql.EncodedJSON(orjson.dumps(detail).decode())
 
 
-@dataclass
+@dataclass(frozen=True)
 class Processing:
-    """How reports filed in one pass are processed: the pipeline's clock, IP database and banks (the store's
-    banks: see `processing_for`; none by default).
+    """How reports filed in one pass are processed: the pipeline's clock, the MaxMind-format database that
+    places IP addresses (none by default) and whether the store's known-content banks are asked (as
+    `pipeline.run` does). Plain values, so that parsing processes can take it and build their own `Processor`.
+    """
 
-    The agency directory is read once, at the first chunk, and kept: agencies change rarely, and a change
-    applies to the next import.
+    clock: Clock = wall_clock
+    ip_database: Path | None = None
+    banks: bool = True
+
+
+@dataclass
+class Processor:
+    """What processing needs at hand, built where the reports are stored (`processor_for`).
+
+    The agency directory is read at the first chunk and kept: agencies change rarely, and a change applies to the
+    next import.
     """
 
     clock: Clock = wall_clock
@@ -152,18 +172,19 @@ class Processing:
 
 
 @contextmanager
-def processing_for(
-    store: Store, *, clock: Clock = wall_clock, ip_resolver: IpResolver | None = None
-) -> Iterator[Processing]:
-    """Processing as `pipeline.run` does it on ``store``: the known-content banks as the store holds them when
-    the import starts (their matcher's threads are stopped at the end of the block)."""
-    with store.session() as session:
-        built = KnownContentBanks.from_store(session)
-    try:
-        yield Processing(clock=clock, ip_resolver=ip_resolver, banks=[built] if built is not None else [])
-    finally:
-        if built is not None:
-            built.close()
+def processor_for(store: Store, processing: Processing) -> Iterator[Processor]:
+    """The `Processor` of ``processing`` on ``store``: the IP database open, and the known-content banks as the
+    store holds them now (their matcher's threads stopped, the database closed, at the end of the block)."""
+    with ExitStack() as stack:
+        resolver = stack.enter_context(MaxMindResolver(processing.ip_database)) if processing.ip_database else None
+        banks: list[Matcher] = []
+        if processing.banks:
+            with store.session() as session:
+                built = KnownContentBanks.from_store(session)
+            if built is not None:
+                stack.callback(built.close)
+                banks.append(built)
+        yield Processor(clock=processing.clock, ip_resolver=resolver, banks=banks)
 
 
 def file_and_process(
@@ -172,7 +193,7 @@ def file_and_process(
     platform_id: int | None,
     reports: Sequence[ReadyReport],
     actor: str,
-    processing: Processing,
+    processor: Processor,
 ) -> FilingResult:
     """Store reports already through every step of the pipeline, in the caller's unit of work.
 
@@ -193,15 +214,15 @@ def file_and_process(
         report.queued.id, report.queued.platform_id = report_id, platform_id
         for file in report.queued.files:
             file.id = next(file_ids)
-    if processing.directory is None:
-        processing.directory = ReleaseDirectory.load(session)
+    if processor.directory is None:
+        processor.directory = ReleaseDirectory.load(session)
     decisions = decide(
         session,
         [report.queued for report in fresh],
-        clock=processing.clock,
-        ip_resolver=processing.ip_resolver,
-        banks=processing.banks,
-        directory=processing.directory,
+        clock=processor.clock,
+        ip_resolver=processor.ip_resolver,
+        banks=processor.banks,
+        directory=processor.directory,
         stored=False,
     )
     to_decided = fastsql.values_converter(REPORTS, DECIDED_COLUMNS, dialect)
@@ -214,13 +235,25 @@ def file_and_process(
         uploaded = report.values[_UPLOADED]
         for number, (file, values) in enumerate(zip(report.queued.files, report.files, strict=True), start=1):
             file_rows.append((file.id, report_id, f"{report_id}-{number}", uploaded, *values, seen.get(file.id)))
+    # The report's own event, and its releases, as rows of values (`at` is the received time as stored).
     events = [
-        audit_row(actor, "report.filed", report_id, report.received_at, _encoded(decisions.details[report_id]))
+        (
+            report.values[_UPLOADED],
+            actor,
+            "report.filed",
+            "report",
+            str(report_id),
+            _encoded(decisions.details[report_id]),
+        )
         for report_id, report in zip(ids, fresh, strict=True)
     ]
+    to_release = fastsql.values_converter(RELEASES, RELEASE_COLUMNS, dialect)
+    releases = [to_release([release[c] for c in RELEASE_COLUMNS]) for release in decisions.releases]
     plan = decisions.plan
     earlier = [{"bundle_id": b.id, "id": lead} for lead, b in plan.earlier_leads.items()]
-    events += decisions.release_events + bundle_events(plan)
+    if dialect == "sqlite":
+        for setting in BULK_SQLITE_SETTINGS:
+            session.connection().exec_driver_sql(f"PRAGMA {setting}")
     # Reports first: the other rows refer to them.
     fastsql.run(
         session,
@@ -232,8 +265,9 @@ def file_and_process(
         ),
         *bundle_writes(session, plan),
         fastsql.prepare_update(session, REPORTS, earlier),
-        fastsql.prepare_insert(session, table_of(Release), decisions.releases),
-        fastsql.prepare_insert(session, table_of(AuditEvent), events),
+        *fastsql.prepare_insert_values(session, RELEASES, RELEASE_COLUMNS, releases),
+        *fastsql.prepare_insert_values(session, AUDIT_EVENTS, EVENT_COLUMNS, events),
+        fastsql.prepare_insert(session, AUDIT_EVENTS, decisions.release_events + bundle_events(plan)),
     )
     refresh_counts(session, plan)
     return split.result(ids)
