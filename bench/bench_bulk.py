@@ -1,7 +1,7 @@
 """Bulk intake end to end on the embedded SQLite store: parse NDJSON, validate, store and process through
 release. Prints reports per second and the peak memory.
 
-    .venv/bin/python bench/bench_bulk.py [--reports 100000] [--workers 1] [--chunk 5000] [--queue [--overlap]]
+    .venv/bin/python bench/bench_bulk.py [--reports 100000] [--workers 2] [--chunk 5000] [--queue [--overlap]]
 
 By default each chunk is filed and processed in one pass, as `tipline import` does (`tipline/onepass.py`);
 ``--queue`` files the lines into the pipeline's queue and runs the pipeline after (or alongside, ``--overlap``),
