@@ -10,7 +10,6 @@ Parsing and validation can run in worker processes (`workers`); storing always h
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 import gc
 import json
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing.context import BaseContext
 from multiprocessing.synchronize import Lock
+from multiprocessing.util import Finalize
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
@@ -407,8 +407,9 @@ def _start_worker(url: str, processing: Processing, turn: Lock) -> None:
     resources.callback(store.dispose)
     processor = resources.enter_context(processor_for(store, processing))
     _worker = _Worker(store, processor, turn, resources)
-    # The pool ends its workers when it shuts down: release the matcher's threads and the files before that.
-    atexit.register(resources.close)
+    # The pool ends its workers when it shuts down: release the matcher's threads, the IP database and the store's
+    # connections as the process exits (a finalizer: worker processes end without running `atexit` handlers).
+    Finalize(None, resources.close, exitpriority=10)
 
 
 def _work_on_chunk(

@@ -149,7 +149,8 @@ def _encoded(detail: dict[str, Any]) -> fastsql.EncodedJSON:
 class Processing:
     """How reports filed in one pass are processed: the pipeline's clock, the MaxMind-format database that
     places IP addresses (none by default) and whether the store's known-content banks are asked (as
-    `pipeline.run` does). Plain values, so that parsing processes can take it and build their own `Processor`.
+    `pipeline.run` does). Plain values, so that worker processes can take it and build their own `Processor`:
+    the clock must be a module-level function (it is pickled), like `pipeline.wall_clock`.
     """
 
     clock: Clock = wall_clock
