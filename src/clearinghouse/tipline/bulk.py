@@ -342,7 +342,6 @@ def import_lines(
         )
     with ExitStack() as stack:
         processor = stack.enter_context(processor_for(store, processing)) if processing is not None else None
-        ready_for = store.dialect if processing is not None else None
 
         def store_parsed(chunk_size: int, parsed: list[ParsedLine]) -> None:
             store_chunk(
@@ -357,9 +356,11 @@ def import_lines(
                 on_chunk(chunk_size)
 
         if workers <= 0:
+            ready_for = store.dialect if processing is not None else None
             for chunk in _chunks(lines, chunk_lines):
                 store_parsed(len(chunk), parse_chunk(chunk, now, ready_for))
             return summary
+        # Into the queue, parsed by the workers and stored here.
         # The collector stays paused while chunks come back from the parsing processes too: the pool's thread
         # unpickles them whenever they arrive, and with the collector on that cost five times as much (a chunk is
         # hundreds of thousands of fresh objects, each collection walking them all). Each stored chunk's cyclic
@@ -368,7 +369,7 @@ def import_lines(
             # A bounded window of chunks in flight keeps memory flat however long the input is.
             in_flight: deque[tuple[int, Future[list[ParsedLine]]]] = deque()
             for chunk in _chunks(lines, chunk_lines):
-                in_flight.append((len(chunk), pool.submit(parse_chunk, chunk, now, ready_for)))
+                in_flight.append((len(chunk), pool.submit(parse_chunk, chunk, now)))
                 if len(in_flight) > workers + 1:
                     size, future = in_flight.popleft()
                     store_parsed(size, future.result())

@@ -83,7 +83,7 @@ class ReadyReport:
     """A report prepared to be filed and processed in one pass: the queue's view of it (what the steps read)
     and its rows' values in stored form, so that the writer only adds ids and decisions.
 
-    Made by `ready`, in a parsing process when there is one; ids are given by the writer.
+    Made by `ready` (in the worker process that stores it, when there are workers); ids are given when stored.
     """
 
     platform_ref: str | None
@@ -94,10 +94,6 @@ class ReadyReport:
     files: tuple[tuple[Any, ...], ...]
     """Each file's `FILE_COLUMNS`, converted likewise."""
     dialect: str
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Sent back from the parsing processes by the thousand (see `queue.QueuedFile.__reduce__`).
-        return (ReadyReport, (self.platform_ref, self.received_at, self.queued, self.values, self.files, self.dialect))
 
 
 def ready(report: PreparedReport, dialect: str) -> ReadyReport:

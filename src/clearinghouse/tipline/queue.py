@@ -36,11 +36,6 @@ class QueuedFile:
     pdq_quality: int | None
     annotations: frozenset[str]
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Sent to and from parsing processes by the thousand: a plain constructor call pickles several times
-        # faster than the generic path for classes with slots.
-        return (QueuedFile, (self.id, self.md5, self.sha1, self.sha256, self.pdq, self.pdq_quality, self.annotations))
-
 
 @dataclass(frozen=True, slots=True)
 class IntakeFacts:
@@ -74,12 +69,6 @@ class QueuedReport:
     content: str | None = None
     """The key of that set of contents (`content_key`), None when ``md5s`` is empty."""
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # See `QueuedFile.__reduce__`; the incident type travels by name (an enum member pickles slowly).
-        fields = (self.id, self.platform_id, self.platform_ref, self.received_at, self.incident_type.name)
-        rest = (self.escalated, self.annotations, self.clues, self.batch, self.child_victim, self.files)
-        return (_queued_report, (*fields, *rest, self.md5s, self.content))
-
     @property
     def individually_urgent(self) -> bool:
         """Something about this report alone asks for its own handling: it is never folded into a bundle."""
@@ -100,13 +89,6 @@ class QueuedReport:
         if refs and self.platform_ref is not None:
             refs.add(self.platform_ref)
         return sorted(refs)
-
-
-def _queued_report(*fields: Any) -> QueuedReport:
-    """A `QueuedReport` from its fields, the incident type by name (how it is unpickled)."""
-    values = list(fields)
-    values[4] = IncidentType[values[4]]
-    return QueuedReport(*values)
 
 
 def individually_urgent(
