@@ -25,3 +25,45 @@ def test_the_follower_processes_everything_filed_before_it_finishes(store: Store
         queued = session.scalar(sa.select(sa.func.count()).where(Report.processed_at.is_(None)))
         released = session.scalar(sa.select(sa.func.count(sa.distinct(Release.report_id))))
     assert (queued, released) == (0, 480)
+
+
+def test_the_follower_builds_the_banks_again_only_when_they_change(store: Store) -> None:
+    from clearinghouse.hashing import service
+    from clearinghouse.hashing.models import BankKind
+    from clearinghouse.hashing.schemas import BankCreate, EntryIn
+    from clearinghouse.tipline.background import _Banks
+
+    banks = _Banks(store)
+    try:
+        assert banks.current() == []  # no bank holds a hash: nothing to ask
+        with store.unit_of_work() as session:
+            bank = service.create_bank(session=session, bank_in=BankCreate(name="K", kind=BankKind.KNOWN_ABUSE))
+            service.add_entries(session=session, bank=bank, entries=[EntryIn(hashes={"md5": "ab" * 16})])
+        first = banks.current()
+        assert len(first) == 1
+        assert banks.current()[0] is first[0]  # unchanged: the same matcher, not built again
+        with store.unit_of_work() as session:
+            bank = service.get_bank(session=session, name="K")
+            service.add_entries(session=session, bank=bank, entries=[EntryIn(hashes={"md5": "cd" * 16})])
+        assert banks.current()[0] is not first[0]
+    finally:
+        banks.close()
+
+
+def test_close_stops_the_follower_after_the_batch_in_progress(store: Store) -> None:
+    import time
+
+    platform = ready(store)
+    send(store, platform, [line(f"q-{i}", doc(state="NY"), files=[image(i)]) for i in range(3000)])
+    follower = BackgroundPipeline(store.url, batch_size=50)
+    follower.start()
+    deadline = time.monotonic() + 60
+    while follower.processed == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    follower.close(timeout=30)
+    assert time.monotonic() - started < 10  # it did not drain the queue first
+    with store.session() as session:
+        queued = session.scalar(sa.select(sa.func.count()).where(Report.processed_at.is_(None)))
+    assert 0 < (queued or 0) < 3000
+    assert follower.processed == 3000 - (queued or 0)

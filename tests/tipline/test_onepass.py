@@ -67,9 +67,15 @@ def _outcome(store: Store) -> dict[str, Any]:
             for row in session.execute(sa.select(Report)).scalars().all()
         }
         files = sorted(
-            (ref_of[report_id], file_ref.split("-")[-1], md5, seen)
-            for report_id, file_ref, md5, seen in session.execute(
-                sa.select(ReportFile.report_id, ReportFile.file_ref, ReportFile.md5, ReportFile.previously_seen)
+            (ref_of[report_id], file_ref.split("-")[-1], md5, seen, described)
+            for report_id, file_ref, md5, seen, described in session.execute(
+                sa.select(
+                    ReportFile.report_id,
+                    ReportFile.file_ref,
+                    ReportFile.md5,
+                    ReportFile.previously_seen,
+                    ReportFile.__table__.c.details.is_not(None),  # SQL NULL, not the JSON text null
+                )
             )
         )
         releases = sorted(
@@ -89,9 +95,9 @@ def _outcome(store: Store) -> dict[str, Any]:
     return {"reports": reports, "files": files, "releases": releases, "bundles": bundles, "actions": actions}
 
 
-@pytest.mark.parametrize("seed", [3, 11])
+@pytest.mark.parametrize(("seed", "workers"), [(3, 0), (11, 0), (11, 2)])
 def test_one_pass_decides_what_the_queue_decides(
-    any_store: Store, tmp_path: Path, sqlite_template: Path, seed: int
+    any_store: Store, tmp_path: Path, sqlite_template: Path, seed: int, workers: int
 ) -> None:
     lines = _messy_lines(seed)
     shutil.copyfile(sqlite_template, tmp_path / "reference.db")
@@ -103,7 +109,7 @@ def test_one_pass_decides_what_the_queue_decides(
     finally:
         reference.dispose()
 
-    summary = send(any_store, ready(any_store), lines, chunk_lines=40, processing=Processing())
+    summary = send(any_store, ready(any_store), lines, chunk_lines=40, workers=workers, processing=Processing())
     assert (summary.accepted, summary.already_on_file, len(summary.rejected)) == (
         queued.accepted,
         queued.already_on_file,
@@ -117,7 +123,9 @@ def test_one_pass_decides_what_the_queue_decides(
     assert found["releases"] == expected["releases"]
     assert found["bundles"] == expected["bundles"]
     assert len(expected["bundles"]) >= 5  # the platform batches, and some same-content bundles
-    assert any(seen for *_, seen in found["files"])  # the twins' files were seen before
+    assert any(seen for *_, seen, _ in found["files"])  # the twins' files were seen before
+    assert any(described for *_, described in found["files"])  # some files carry the platform's annotations
+    assert not all(described for *_, described in found["files"])
     # One event per report filed in one pass (filing and every step's decision), where the queue has two.
     assert found["actions"]["report.filed"] == expected["actions"]["report.filed"] == queued.accepted
     assert "report.processed" not in found["actions"]
@@ -180,9 +188,10 @@ def test_one_pass_asks_the_stores_banks_like_the_pipeline(store: Store) -> None:
     assert sorted((row[0], row[1]) for row in seen) == [(md5(7), True), (md5(8), False)]
 
 
-def test_two_imports_at_once_each_see_what_the_other_committed(store: Store) -> None:
-    """Two one-pass imports on one SQLite store take turns: a file's first report (lowest id) is the only one
-    to which its content is new, whichever import filed which report."""
+def test_two_imports_at_once_each_see_what_the_other_committed(any_store: Store) -> None:
+    """Two one-pass imports on one store take turns: a file's first report (lowest id) is the only one to which
+    its content is new, whichever import filed which report."""
+    store = any_store
     import threading
 
     from tests.tipline.bulk_helpers import image, line
@@ -226,6 +235,14 @@ def test_worker_processes_file_and_process_chunks_in_turn(store: Store) -> None:
     assert len(summary.stored) + len(summary.rejected) == len(lines)
     assert sorted(o.line for o in summary.stored) == sorted(set(o.line for o in summary.stored))
     assert len(summary.rejected) == 1
+    # A platform id sent twice is stored from its first line, whichever worker parsed which chunk first.
+    lines_of: dict[str, list[tuple[int, bool]]] = {}
+    for outcome in summary.stored:
+        lines_of.setdefault(outcome.platform_report_id, []).append((outcome.line, outcome.created))
+    assert any(len(found) > 1 for found in lines_of.values())
+    for found in lines_of.values():
+        assert min(found) == (min(line for line, _ in found), True)
+        assert sum(created for _, created in found) == 1
     with store.session() as session:
         reports = session.scalar(sa.select(sa.func.count()).select_from(Report))
         unprocessed = session.scalar(sa.select(sa.func.count()).where(Report.processed_at.is_(None)))

@@ -38,10 +38,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+WRITE_TURN = 0x436C6561
+"""The PostgreSQL advisory lock that `take_write_lock` takes (any constant; this one spells "Clea")."""
+
+
 def take_write_lock(session: Session) -> None:
-    """On SQLite, begin the session's transaction by taking the write lock (``BEGIN IMMEDIATE``), unless the
-    driver has begun it already (see `Store.unit_of_work`); nothing elsewhere."""
+    """Begin the session's transaction by taking the store's write turn, held until it commits or rolls back.
+
+    For work that decides from what it reads, beside other work doing the same (the tipline pipeline, bulk
+    intake in one pass): each then decides from everything the others committed. On SQLite it is the database's
+    write lock (``BEGIN IMMEDIATE``, unless the driver has begun the transaction already: see
+    `Store.unit_of_work`); on PostgreSQL a transaction-scoped advisory lock, which other writers (intake of
+    single reports, case work) never take.
+    """
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_TURN)))
+        return
     if connection.dialect.name != "sqlite":
         return
     driver = connection.connection.dbapi_connection
@@ -70,11 +83,9 @@ class Store:
     def unit_of_work(self, *, exclusive: bool = False) -> Iterator[Session]:
         """One transaction: committed when the block ends normally, rolled back on any error.
 
-        ``exclusive``: on SQLite, take the write lock at the start (``BEGIN IMMEDIATE``), so that everything the
-        block reads is current until it commits (the driver otherwise begins a transaction at the first write,
-        and reads before it see whatever was committed at the time); for work that decides from what it reads
-        and may run beside another writer doing the same (the tipline pipeline). PostgreSQL transactions are
-        already consistent where it matters (row locks): nothing changes there.
+        ``exclusive``: take the store's write turn at the start (`take_write_lock`), so that everything the block
+        reads stays current until it commits (on SQLite the driver otherwise begins a transaction at the first
+        write, and reads before it see whatever was committed at the time).
         """
         session = self._sessions()
         try:

@@ -19,9 +19,12 @@ from multiprocessing.context import SpawnContext
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 
+import sqlalchemy as sa
+
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.ipgeo import configured_resolver
 from clearinghouse.tipline import pipeline
+from clearinghouse.tipline.matching import KnownContentBanks, Matcher
 from clearinghouse.tipline.pipeline import Clock, wall_clock
 
 PR_SET_PDEATHSIG = 1
@@ -48,47 +51,91 @@ def _die_with_parent() -> None:
         return
 
 
+class _Halt(Exception):
+    """Raised between two batches to leave `pipeline.run` at once."""
+
+
+class _Banks:
+    """The known-content banks as the store holds them, built again only when their hashes change (a look at
+    how many there are and the newest id, each pass), not at every pass over an empty queue."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.marker: tuple[int, int | None] | None = None
+        self.built: KnownContentBanks | None = None
+
+    def current(self) -> list[Matcher]:
+        from clearinghouse.hashing.models import BankHash
+
+        with self.store.session() as session:
+            count, newest = session.execute(sa.select(sa.func.count(BankHash.id), sa.func.max(BankHash.id))).one()
+            marker = (int(count), newest)
+            if marker != self.marker:
+                self.close()
+                self.built = KnownContentBanks.from_store(session)
+                self.marker = marker
+        return [self.built] if self.built is not None else []
+
+    def close(self) -> None:
+        if self.built is not None:
+            self.built.close()
+            self.built = None
+
+
 def follow_queue(
-    url: str, clock: Clock, batch_size: int, stop: Event, processed: Synchronized[int], niceness: int = 0
+    url: str, clock: Clock, batch_size: int, stop: Event, halt: Event, processed: Synchronized[int], parent: int
 ) -> None:
-    """Process the queue until ``stop`` is set and a pass that started after it finds nothing left, or until
-    the process that started it is gone. IP addresses are placed with the configured MaxMind database, if any."""
+    """Process the queue until ``stop`` is set and a pass that started after it finds nothing left; leave after
+    the batch in progress when ``halt`` is set or the process ``parent`` (which started this one) is gone. IP
+    addresses are placed with the configured MaxMind database, if any."""
     _die_with_parent()
-    if niceness:
-        os.nice(niceness)
-    parent = os.getppid()
     store = Store(url)
+    banks = _Banks(store)
+
+    def between_batches(outcome: pipeline.BatchOutcome) -> None:
+        with processed.get_lock():
+            processed.value += outcome.processed
+        if halt.is_set() or os.getppid() != parent:
+            raise _Halt
+
     try:
         with configured_resolver() as resolver:
             while True:
                 # Read before the pass: a pass that starts after intake said "done" sees every committed report.
                 stopping = stop.is_set()
-                count = pipeline.run(store, batch_size=batch_size, clock=clock, ip_resolver=resolver)
-                with processed.get_lock():
-                    processed.value += count
-                if os.getppid() != parent:
+                try:
+                    count = pipeline.run(
+                        store,
+                        batch_size=batch_size,
+                        clock=clock,
+                        ip_resolver=resolver,
+                        banks=banks.current(),
+                        on_batch=between_batches,
+                    )
+                except _Halt:
+                    return
+                if halt.is_set() or os.getppid() != parent:
                     return
                 if count == 0:
                     if stopping:
                         return
                     stop.wait(POLL_SECONDS)
     finally:
+        banks.close()
         store.dispose()
 
 
 class BackgroundPipeline:
     """A pipeline process over the store at ``url``; `finish` once intake is done."""
 
-    def __init__(
-        self, url: str, *, clock: Clock = wall_clock, batch_size: int = pipeline.BATCH_SIZE, niceness: int = 0
-    ) -> None:
-        """``niceness``: how much lower than its parent's the process's CPU priority is (Unix ``nice``)."""
+    def __init__(self, url: str, *, clock: Clock = wall_clock, batch_size: int = pipeline.BATCH_SIZE) -> None:
         context = _context()
         self._stop = context.Event()
+        self._halt = context.Event()
         self._processed: Synchronized[int] = context.Value("q", 0)
         self._process = context.Process(
             target=follow_queue,
-            args=(url, clock, batch_size, self._stop, self._processed, niceness),
+            args=(url, clock, batch_size, self._stop, self._halt, self._processed, os.getpid()),
             name="tipline-pipeline",
             daemon=True,
         )
@@ -104,10 +151,11 @@ class BackgroundPipeline:
             return int(self._processed.value)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop soon, whatever is still queued: the batch in progress may finish within ``timeout`` seconds, or
-        is stopped and rolled back (the next run takes it again)."""
+        """Stop soon, whatever is still queued: after the batch in progress, if it ends within ``timeout``
+        seconds; else it is stopped and rolled back (the next run takes it again)."""
         if self._process.pid is None:  # never started
             return
+        self._halt.set()
         self._stop.set()
         self._process.join(timeout)
         if self._process.is_alive():

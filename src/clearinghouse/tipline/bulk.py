@@ -17,11 +17,12 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing.context import BaseContext
-from multiprocessing.synchronize import Lock
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Condition
 from multiprocessing.util import Finalize
 from typing import Annotated, Any, Literal
 
@@ -393,39 +394,62 @@ class _Worker:
 
     store: Store
     processor: Processor
-    turn: Lock
+    turns: Turns
     resources: ExitStack
+
+
+@dataclass
+class Turns:
+    """Chunks are stored in the order they were read, one at a time, whichever worker parsed them first: the
+    number of the next chunk to store, and a condition to wait on it."""
+
+    next: Synchronized[int]
+    changed: Condition
+
+    @contextmanager
+    def turn(self, number: int) -> Iterator[None]:
+        """Wait for chunk ``number``'s turn; hand the turn on at the end of the block, even on an error (the
+        caller then raises it, and later chunks are not kept waiting)."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.next.value == number)
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.next.value = number + 1
+                self.changed.notify_all()
 
 
 _worker: _Worker | None = None
 
 
-def _start_worker(url: str, processing: Processing, turn: Lock) -> None:
+def _start_worker(url: str, processing: Processing, turns: Turns) -> None:
     """Open the store and build the processor once per worker process."""
     global _worker
     resources = ExitStack()
     store = Store(url)
     resources.callback(store.dispose)
     processor = resources.enter_context(processor_for(store, processing))
-    _worker = _Worker(store, processor, turn, resources)
+    _worker = _Worker(store, processor, turns, resources)
     # The pool ends its workers when it shuts down: release the matcher's threads, the IP database and the store's
     # connections as the process exits (a finalizer: worker processes end without running `atexit` handlers).
     Finalize(None, resources.close, exitpriority=10)
 
 
 def _work_on_chunk(
-    lines: Sequence[tuple[int, bytes]], now: dt.datetime, platform_id: int, actor: str
+    number: int, lines: Sequence[tuple[int, bytes]], now: dt.datetime, platform_id: int, actor: str
 ) -> tuple[list[LineOutcome], list[LineProblem]]:
-    """Parse one chunk, then store it processed, in turn with the other workers: the turn is taken before the
-    transaction and released after its commit, so each chunk decides from every chunk committed before it (and
-    its reports' ids follow theirs). The outcomes go back to the caller, which acknowledges them."""
+    """Parse chunk ``number``, then store it processed in its turn: the turn is taken before the transaction and
+    handed on after its commit, so chunks are stored in the order they were read, exactly as one process would
+    store them, each deciding from every chunk before it. The outcomes go back to the caller, which acknowledges
+    them."""
     worker = _worker
     if worker is None:
         raise RuntimeError("the bulk worker was not started")
     with gc_paused():
         parsed = parse_chunk(lines, now, worker.store.dialect)
         summary = BulkSummary()
-        with worker.turn:
+        with worker.turns.turn(number):
             store_chunk(
                 worker.store.unit_of_work,
                 platform_id=platform_id,
@@ -454,8 +478,8 @@ def _import_in_workers(
     """`import_lines` with processing, each worker process parsing and storing whole chunks."""
     summary = BulkSummary()
     context = _pool_context()
-    turn = context.Lock()
-    arguments = (store.url, processing, turn)
+    turns = Turns(next=context.Value("q", 0), changed=context.Condition())
+    arguments = (store.url, processing, turns)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=arguments) as pool:
         in_flight: deque[tuple[int, Future[tuple[list[LineOutcome], list[LineProblem]]]]] = deque()
 
@@ -467,8 +491,9 @@ def _import_in_workers(
             if on_chunk is not None:
                 on_chunk(size)
 
-        for chunk in _chunks(lines, chunk_lines):
-            in_flight.append((len(chunk), pool.submit(_work_on_chunk, chunk, now, platform_id, actor)))
+        # Chunks are handed out in order, so the chunk whose turn it is has always been taken by a worker.
+        for number, chunk in enumerate(_chunks(lines, chunk_lines)):
+            in_flight.append((len(chunk), pool.submit(_work_on_chunk, number, chunk, now, platform_id, actor)))
             if len(in_flight) > 2 * workers:
                 collect()
         while in_flight:

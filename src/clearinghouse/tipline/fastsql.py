@@ -78,6 +78,8 @@ def _sqlite_timestamp(value: dt.datetime | None) -> str | None:
 
 def _json_converter(processor: Converter | None) -> Converter:
     def convert(value: Any) -> Any:
+        if value is None:
+            return None  # SQL NULL: the column's own processor would store the JSON text null
         if isinstance(value, EncodedJSON):
             return str(value)  # plain text: what the driver stores, and what pickles fast
         return processor(value) if processor is not None else value

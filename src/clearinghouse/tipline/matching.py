@@ -129,9 +129,9 @@ class PreviousReports:
         """
         first = self.first_reports([f.md5 for f in files if f.md5 is not None])
         if not stored:
-            for f in sorted(files, key=lambda f: f.report_id):
+            for f in files:
                 if f.md5 is not None:
-                    first.setdefault(f.md5, f.report_id)
+                    first[f.md5] = min(first.get(f.md5, f.report_id), f.report_id)
         return [f.md5 is not None and first.get(f.md5, f.report_id) < f.report_id for f in files]
 
 

@@ -328,12 +328,10 @@ ATTEMPTS = 5
 def _batch_with_retries(
     store: Store, batch_size: int, clock: Clock, ip_resolver: IpResolver | None, banks: Sequence[Matcher]
 ) -> BatchOutcome:
-    """One batch in one transaction, taken again from the start when another pipeline process clashed with it.
-
-    On SQLite a batch holds the write lock from its first read (``exclusive``): two pipeline processes take
-    turns, each deciding from what the other committed. On PostgreSQL they run side by side on separate
-    reports (``SKIP LOCKED``), and both may release one lead to an agency through members of separate batches:
-    the release's unique key refuses the second, whose batch, taken again, finds the release there already.
+    """One batch in one transaction, holding the store's write turn from its first read (``exclusive``, see
+    `engine.take_write_lock`): pipeline processes and one-pass imports take turns, each deciding from what the
+    others committed. Taken again from the start when it clashed with a writer that does not take turns (a
+    unique key, or SQLite refusing a stale write).
     """
     for attempt in range(1, ATTEMPTS + 1):
         try:

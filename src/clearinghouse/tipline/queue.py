@@ -152,7 +152,7 @@ def load_batch(session: Session, *, limit: int) -> list[QueuedReport]:
         .where(Report.status == ReportStatus.FINISHED, Report.processed_at.is_(None))
         .order_by(Report.id)
         .limit(limit)
-        # PostgreSQL: concurrent pipeline workers each take their own batch (SQLite ignores this; run one there).
+        # PostgreSQL: the rows are locked for the batch (workers also take turns: see `engine.take_write_lock`).
         .with_for_update(skip_locked=True, of=Report.__table__)
     )
     reports: list[QueuedReport] = []
