@@ -83,12 +83,21 @@ class _Banks:
 
 
 def follow_queue(
-    url: str, clock: Clock, batch_size: int, stop: Event, halt: Event, processed: Synchronized[int], parent: int
+    url: str,
+    clock: Clock,
+    batch_size: int,
+    stop: Event,
+    halt: Event,
+    processed: Synchronized[int],
+    parent: int,
+    niceness: int = 0,
 ) -> None:
     """Process the queue until ``stop`` is set and a pass that started after it finds nothing left; leave after
     the batch in progress when ``halt`` is set or the process ``parent`` (which started this one) is gone. IP
     addresses are placed with the configured MaxMind database, if any."""
     _die_with_parent()
+    if niceness:
+        os.nice(niceness)
     store = Store(url)
     banks = _Banks(store)
 
@@ -128,14 +137,17 @@ def follow_queue(
 class BackgroundPipeline:
     """A pipeline process over the store at ``url``; `finish` once intake is done."""
 
-    def __init__(self, url: str, *, clock: Clock = wall_clock, batch_size: int = pipeline.BATCH_SIZE) -> None:
+    def __init__(
+        self, url: str, *, clock: Clock = wall_clock, batch_size: int = pipeline.BATCH_SIZE, niceness: int = 0
+    ) -> None:
+        """``niceness``: how much lower than its parent's the process's CPU priority is (Unix ``nice``)."""
         context = _context()
         self._stop = context.Event()
         self._halt = context.Event()
         self._processed: Synchronized[int] = context.Value("q", 0)
         self._process = context.Process(
             target=follow_queue,
-            args=(url, clock, batch_size, self._stop, self._halt, self._processed, os.getpid()),
+            args=(url, clock, batch_size, self._stop, self._halt, self._processed, os.getpid(), niceness),
             name="tipline-pipeline",
             daemon=True,
         )

@@ -8,6 +8,8 @@ import typer
 
 SERVED_BATCH = 50
 """Reports per pipeline batch beside the server."""
+SERVED_NICENESS = 10
+"""How much lower the pipeline's CPU priority is than the web workers'."""
 
 
 def serve_command(
@@ -46,9 +48,10 @@ def serve_command(
     # Migrate and seed once, before any worker starts, so workers never race each other doing it.
     store = open_store(url)
     store.dispose()
-    # Small batches: on SQLite a batch holds the write lock while it decides, and requests wait for it. (Not a
-    # lower CPU priority: starved while holding the lock, the pipeline would keep requests waiting longer.)
-    follower = BackgroundPipeline(store.url, batch_size=SERVED_BATCH) if pipeline else None
+    # Small batches: on SQLite a batch holds the write lock while it decides, and requests wait for it. A lower CPU
+    # priority: answering platforms comes first (measured: more reports a second and a lower p99 than without,
+    # although a pipeline starved while holding the lock could keep a request waiting).
+    follower = BackgroundPipeline(store.url, batch_size=SERVED_BATCH, niceness=SERVED_NICENESS) if pipeline else None
     if url is not None:
         # Workers are separate processes that build the app from the settings: hand them the same store.
         os.environ["CLEARINGHOUSE_DATABASE_URL"] = url
