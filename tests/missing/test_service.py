@@ -9,6 +9,7 @@ from typing import Any
 
 import pydantic
 import pytest
+import sqlalchemy as sa
 
 from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.engine import Store
@@ -302,3 +303,38 @@ def test_failed_unit_of_work_leaves_nothing(seeded: Store, intake: Intake, row_c
         open_then_fail()
     assert row_count(MissingCase) == 0
     assert row_count(CaseEvent) == 0
+
+
+def test_two_intakes_of_one_episode_at_once_open_one_case(pg_store: Store, intake: Intake) -> None:
+    """PostgreSQL, where intakes run side by side: the second one, which could not see the first case yet,
+    lands on it when the first commits (the intake key is unique)."""
+    import threading
+    import time
+
+    from clearinghouse.geo.agencies import seed_directory
+
+    with pg_store.unit_of_work() as session:
+        seed_directory(session)
+    data = intake()
+    outcome: dict[str, Any] = {}
+
+    def second_intake() -> None:
+        try:
+            with pg_store.unit_of_work() as session:
+                outcome["result"] = service.open_case(session=session, data=data, actor="second")
+        except BaseException as error:
+            outcome["error"] = error
+
+    with pg_store.unit_of_work() as session:
+        first = service.open_case(session=session, data=data, actor="first")  # flushed, not yet committed
+        racer = threading.Thread(target=second_intake)
+        racer.start()
+        time.sleep(0.5)  # the second intake is now waiting on the unique key
+    racer.join(timeout=30)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"].duplicate is True
+    assert outcome["result"].case.id == first.case.id
+    with pg_store.unit_of_work() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(MissingCase)) == 1
+        kinds = [event.kind for event in service.timeline(session=session, case_id=first.case.id)]
+    assert kinds == ["opened", "duplicate_intake"]

@@ -46,7 +46,8 @@ class MissingCase(IdMixin, CreatedMixin, Base):
     __tablename__ = "missing_cases"
     __table_args__ = (
         sa.Index("ix_missing_cases_state_opened", "state_code", "opened_at"),
-        sa.Index("ix_missing_cases_intake_key", "intake_key"),
+        # Unique: one case per child's missing episode, even when two intakes of it arrive at once.
+        sa.Index("ix_missing_cases_intake_key", "intake_key", unique=True),
     )
 
     case_number: Mapped[str] = mapped_column(sa.String(24), unique=True)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearinghouse.access import audit
@@ -125,6 +126,27 @@ def _set_indicators(case: MissingCase, indicators: list[str]) -> None:
     case.likely_trafficking = likely_trafficking(indicators)
 
 
+def _case_of_episode(session: Session, key: str) -> MissingCase | None:
+    return session.scalars(sa.select(MissingCase).where(MissingCase.intake_key == key)).first()
+
+
+def _repeated_intake(
+    session: Session,
+    existing: MissingCase,
+    indicators: list[str],
+    reported_by: str,
+    actor: str,
+    at: dt.datetime,
+) -> IntakeResult:
+    """Land a repeated intake of an episode on its case: new indicators added, the repeat recorded."""
+    added = [value for value in indicators if value not in existing.indicators]
+    if added:
+        _set_indicators(existing, [*existing.indicators, *added])
+    detail = {"reported_by": reported_by, "indicators_added": added}
+    _event(session, existing, "duplicate_intake", actor, at, detail)
+    return IntakeResult(case=existing, duplicate=True)
+
+
 def open_case(*, session: Session, data: MissingCaseCreate, actor: str) -> IntakeResult:
     """Open a case for a missing child, or land a repeated intake of the same episode on the existing case."""
     state_code = _state_code(session, "state_code", data.state_code)
@@ -141,16 +163,9 @@ def open_case(*, session: Session, data: MissingCaseCreate, actor: str) -> Intak
         missing_since=missing_since,
     )
 
-    existing = session.scalars(
-        sa.select(MissingCase).where(MissingCase.intake_key == key).order_by(MissingCase.id).limit(1)
-    ).first()
+    existing = _case_of_episode(session, key)
     if existing is not None:
-        added = [value for value in indicators if value not in existing.indicators]
-        if added:
-            _set_indicators(existing, [*existing.indicators, *added])
-        detail = {"reported_by": data.reported_by, "indicators_added": added}
-        _event(session, existing, "duplicate_intake", actor, opened_at, detail)
-        return IntakeResult(case=existing, duplicate=True)
+        return _repeated_intake(session, existing, indicators, data.reported_by, actor, opened_at)
 
     case = MissingCase(
         # Unique placeholder until the id is known; replaced before the unit of work commits.
@@ -172,8 +187,21 @@ def open_case(*, session: Session, data: MissingCaseCreate, actor: str) -> Intak
         reopen_count=0,
     )
     _set_indicators(case, indicators)
-    session.add(case)
-    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # Another intake of the same episode may be committing right now (on SQLite writers take turns): the unique
+        # key refuses the second case, and the intake lands on the first instead.
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+        except IntegrityError:
+            existing = _case_of_episode(session, key)
+            if existing is None:
+                raise
+            return _repeated_intake(session, existing, indicators, data.reported_by, actor, opened_at)
+    else:
+        session.add(case)
+        session.flush()
     case.case_number = f"MC-{opened_at.year}-{case.id:06d}"
     detail = {"case_number": case.case_number, "state_code": state_code, "category": data.category.value}
     _event(session, case, "opened", actor, opened_at, detail)
