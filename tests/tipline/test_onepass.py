@@ -263,3 +263,22 @@ def test_worker_processes_file_and_process_chunks_in_turn(store: Store) -> None:
     for md5_, report_id, seen in rows:
         first.setdefault(md5_, report_id)
         assert seen is (first[md5_] != report_id)
+
+
+def test_a_chunk_that_fails_before_its_turn_still_passes_the_turn_on(store: Store) -> None:
+    """Otherwise the workers holding the chunks after it would wait for their turns forever."""
+    import multiprocessing
+    from contextlib import ExitStack
+
+    from clearinghouse.tipline import bulk
+
+    context = multiprocessing.get_context("spawn")
+    turns = bulk.Turns(next=context.Value("q", 3), changed=context.Condition())
+    saved = bulk._worker
+    bulk._worker = bulk._Worker(store, Processor(), turns, ExitStack())
+    try:
+        with pytest.raises(TypeError):
+            bulk._work_on_chunk(3, None, dt.datetime.now(dt.UTC), 1, "t")  # type: ignore[arg-type]
+    finally:
+        bulk._worker = saved
+    assert turns.next.value == 4

@@ -447,7 +447,11 @@ def _work_on_chunk(
     if worker is None:
         raise RuntimeError("the bulk worker was not started")
     with gc_paused():
-        parsed = parse_chunk(lines, now, worker.store.dialect)
+        try:
+            parsed = parse_chunk(lines, now, worker.store.dialect)
+        except BaseException:
+            with worker.turns.turn(number):  # pass the turn on, or the chunks after this one would wait forever
+                raise
         summary = BulkSummary()
         with worker.turns.turn(number):
             store_chunk(
