@@ -27,11 +27,12 @@ def test_the_follower_processes_everything_filed_before_it_finishes(store: Store
     assert (queued, released) == (0, 480)
 
 
-def test_the_follower_builds_the_banks_again_only_when_they_change(store: Store) -> None:
+def test_the_follower_builds_the_banks_once_and_the_matcher_keeps_up(store: Store) -> None:
     from clearinghouse.hashing import service
     from clearinghouse.hashing.models import BankKind
     from clearinghouse.hashing.schemas import BankCreate, EntryIn
     from clearinghouse.tipline.background import _Banks
+    from clearinghouse.tipline.matching import FileHashes
 
     banks = _Banks(store)
     try:
@@ -41,11 +42,13 @@ def test_the_follower_builds_the_banks_again_only_when_they_change(store: Store)
             service.add_entries(session=session, bank=bank, entries=[EntryIn(hashes={"md5": "ab" * 16})])
         first = banks.current()
         assert len(first) == 1
-        assert banks.current()[0] is first[0]  # unchanged: the same matcher, not built again
         with store.unit_of_work() as session:
             bank = service.get_bank(session=session, name="K")
             service.add_entries(session=session, bank=bank, entries=[EntryIn(hashes={"md5": "cd" * 16})])
-        assert banks.current()[0] is not first[0]
+        assert banks.current()[0] is first[0]  # not built again
+        files = [FileHashes(1, 1, md5="ab" * 16), FileHashes(2, 1, md5="cd" * 16), FileHashes(3, 1, md5="ef" * 16)]
+        with store.session() as session:
+            assert first[0].lookup(session, files) == [True, True, False]  # the later hash is matched too
     finally:
         banks.close()
 

@@ -19,8 +19,6 @@ from multiprocessing.context import SpawnContext
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 
-import sqlalchemy as sa
-
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.ipgeo import configured_resolver
 from clearinghouse.tipline import pipeline
@@ -56,24 +54,18 @@ class _Halt(Exception):
 
 
 class _Banks:
-    """The known-content banks as the store holds them, built again only when their hashes change (a look at
-    how many there are and the newest id, each pass), not at every pass over an empty queue."""
+    """The known-content banks, built once the store holds a bank hash and kept: the hashing matcher reads the
+    hashes added since before each lookup, and confirms every hit against the store, so a removed hash stops
+    matching at once (`hashing.matcher`). Not built again at every pass over an empty queue."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.marker: tuple[int, int | None] | None = None
         self.built: KnownContentBanks | None = None
 
     def current(self) -> list[Matcher]:
-        from clearinghouse.hashing.models import BankHash
-
-        with self.store.session() as session:
-            count, newest = session.execute(sa.select(sa.func.count(BankHash.id), sa.func.max(BankHash.id))).one()
-            marker = (int(count), newest)
-            if marker != self.marker:
-                self.close()
-                self.built = KnownContentBanks.from_store(session)
-                self.marker = marker
+        if self.built is None:
+            with self.store.session() as session:
+                self.built = KnownContentBanks.from_store(session)  # None (one cheap look) while no bank holds a hash
         return [self.built] if self.built is not None else []
 
     def close(self) -> None:
