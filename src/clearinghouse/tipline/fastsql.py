@@ -131,27 +131,13 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _tuples(
-    session: Session, table: sa.Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
-) -> list[tuple[Any, ...]]:
-    dialect = session.get_bind().dialect
-    converters = [_converter(table.c[name], dialect) for name in names]
-    # Values that need no conversion (numbers, text) are taken as they are: per row, only the others are called.
-    convert = [(i, c) for i, c in enumerate(converters) if c is not _identity]
+def _tuples(table: sa.Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """SQLite rows as tuples of stored values (see `values_converter`)."""
+    convert = values_converter(table, tuple(names), "sqlite")
     if len(names) == 1:
-        rows_as_tuples = [(row[names[0]],) for row in rows]
-    else:
-        take = itemgetter(*names)
-        rows_as_tuples = [take(row) for row in rows]
-    if not convert:
-        return rows_as_tuples
-    converted = []
-    for values in rows_as_tuples:
-        items = list(values)
-        for index, converter in convert:
-            items[index] = converter(items[index])
-        converted.append(tuple(items))
-    return converted
+        return [convert((row[names[0]],)) for row in rows]
+    take = itemgetter(*names)
+    return [convert(take(row)) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -181,7 +167,7 @@ def prepare_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608 - names come from the table
-    return Prepared(sql, _tuples(session, table, names, rows))
+    return Prepared(sql, _tuples(table, names, rows))
 
 
 def among(
@@ -197,11 +183,6 @@ def among(
     return column.in_(listed.scalar_subquery())
 
 
-def is_sqlite(dialect_name: str) -> bool:
-    """Whether rows for this database are converted to stored values before the writer takes them."""
-    return dialect_name == "sqlite"
-
-
 @lru_cache(maxsize=64)
 def values_converter(
     table: sa.Table, names: tuple[str, ...], dialect_name: str
@@ -210,7 +191,7 @@ def values_converter(
     anywhere, a worker process included (no connection needed). Other databases take Python values as they
     are (Core converts them: see `prepare_insert_values`), so it returns them unchanged.
     """
-    if not is_sqlite(dialect_name):
+    if dialect_name != "sqlite":
         return tuple
     from sqlalchemy.dialects import sqlite
 
@@ -265,7 +246,7 @@ def prepare_update(
         return Prepared(None, [], (statement, params))
     assignments = ", ".join(f'"{name}" = ?' for name in names)
     sql = f'UPDATE "{table.name}" SET {assignments} WHERE "{key}" = ?'  # noqa: S608 - names come from the table
-    return Prepared(sql, _tuples(session, table, [*names, key], rows))
+    return Prepared(sql, _tuples(table, [*names, key], rows))
 
 
 def run(session: Session, *statements: Prepared) -> None:
