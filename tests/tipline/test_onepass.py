@@ -19,8 +19,9 @@ from clearinghouse.geo.models import Agency
 from clearinghouse.simulate.tipline_feed import TiplineTraffic
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.bulk import parse_chunk
+from clearinghouse.tipline.filing import REPORT_COLUMNS
 from clearinghouse.tipline.models import Bundle, Release, Report, ReportFile
-from clearinghouse.tipline.onepass import REPORT_COLUMNS, Processing, Processor
+from clearinghouse.tipline.onepass import Processing, Processor
 from tests.tipline.bulk_helpers import ready, send
 
 

@@ -71,9 +71,12 @@ def _sqlite_timestamp(value: dt.datetime | None) -> str | None:
     # Cached: a report's received, opened and last-changed times are one value, and batches repeat it.
     if value is None:
         return None
-    if value.tzinfo is None:
+    offset = value.utcoffset()
+    if offset is None:
         raise ValueError(f"naive datetime {value.isoformat()} refused: timestamps must carry a time zone")
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    # In UTC, without its offset (what SQLAlchemy's SQLite DATETIME stores): the offset is cut from the text
+    # rather than the value rebuilt, at half the cost.
+    return (value - offset if offset else value).isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 def _json_converter(processor: Converter | None) -> Converter:
@@ -205,6 +208,16 @@ def values_converter(
         return tuple(items)
 
     return converted
+
+
+@lru_cache(maxsize=64)
+def column_converter(table: sa.Table, name: str, dialect_name: str) -> Converter:
+    """`values_converter` for one column's values one at a time (for rows assembled by hand)."""
+    if dialect_name != "sqlite":
+        return _identity
+    from sqlalchemy.dialects import sqlite
+
+    return _converter(table.c[name], sqlite.dialect())
 
 
 def prepare_insert_values(

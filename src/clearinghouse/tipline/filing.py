@@ -9,11 +9,11 @@ unit of work. Nothing is committed here: the caller commits, and only then ackno
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ def clues_of(intake: ReportIntake) -> list[dict[str, object]]:
     return clues.clues_of(intake)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileDigest:
     """What is kept of one file: its hashes, kind and the platform's flags on it, never its content."""
 
@@ -65,15 +65,53 @@ class FiledReport:
     source: ReportSource = ReportSource.PLATFORM
 
 
-@dataclass(frozen=True, slots=True)
+REPORT_COLUMNS = (
+    "source",
+    "platform_ref",
+    "incident_type",
+    "status",
+    "opened_at",
+    "last_changed_at",
+    "received_at",
+    "incident_at",
+    "escalation_reason",
+    "annotations",
+    "body",
+    "location_evidence",
+    "file_count",
+)
+"""The report columns `prepare` fills, in the order of `PreparedReport.values`."""
+FILE_COLUMNS = ("filename", "kind", "size", "md5", "sha1", "sha256", "pdq", "pdq_quality", "details")
+"""The file columns `prepare` fills, in the order of `PreparedReport.file_values` (``details`` None when the
+platform flagged nothing)."""
+
+
+@dataclass(slots=True)
 class PreparedReport:
-    """The rows of one report, ready to insert: the report's columns (without its platform) and its files'."""
+    """The rows of one report, ready to insert: the report's columns (without its platform) and its files', as
+    values in column order (what the bulk writer stores) and as rows (`row`, `files`)."""
 
     platform_ref: str | None
     received_at: dt.datetime
-    row: dict[str, Any]
-    files: tuple[dict[str, Any], ...]
+    values: tuple[Any, ...]
+    """The `REPORT_COLUMNS`."""
+    file_values: tuple[tuple[Any, ...], ...]
+    """Each file's `FILE_COLUMNS`."""
     facts: IntakeFacts
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """The report's row, by column name."""
+        return dict(zip(REPORT_COLUMNS, self.values, strict=True))
+
+    @property
+    def files(self) -> tuple[dict[str, Any], ...]:
+        """The files' rows, by column name; ``details`` left out rather than None (a JSON column would store JSON
+        null)."""
+        return tuple(
+            {name: value for name, value in zip(FILE_COLUMNS, values, strict=True) if name != "details" or value}
+            for values in self.file_values
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +128,20 @@ class FilingResult:
     created_flags: list[bool] = field(default_factory=list)
 
 
-def _file_row(digest: FileDigest) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "filename": digest.filename,
-        "kind": digest.kind,
-        "size": digest.size,
-        "md5": digest.md5,
-        "sha1": digest.sha1,
-        "sha256": digest.sha256,
-        "pdq": digest.pdq,
-        "pdq_quality": digest.pdq_quality,
-    }
-    if digest.annotations:
-        row["details"] = {"annotations": list(digest.annotations)}
-    return row
+def file_values(digest: FileDigest) -> tuple[Any, ...]:
+    """A file's `FILE_COLUMNS`."""
+    details = {"annotations": list(digest.annotations)} if digest.annotations else None
+    return (
+        digest.filename,
+        digest.kind,
+        digest.size,
+        digest.md5,
+        digest.sha1,
+        digest.sha256,
+        digest.pdq,
+        digest.pdq_quality,
+        details,
+    )
 
 
 def audit_row(
@@ -120,29 +158,33 @@ def audit_row(
 def prepare(report: FiledReport) -> PreparedReport:
     """The rows to store for ``report`` (clues computed now, so the pipeline never parses the body again)."""
     intake = report.intake
-    row = {
-        "source": report.source,
-        "platform_ref": report.platform_ref,
-        "incident_type": IncidentType(intake.incident_type.value),
-        "status": ReportStatus.FINISHED,
-        "opened_at": report.received_at,
-        "last_changed_at": report.received_at,
-        "received_at": report.received_at,
-        "incident_at": intake.incident_at,
-        "escalation_reason": intake.escalation_reason,
-        # JSON is serialised here, where `prepare` runs (possibly a worker process), not in the writer.
-        "annotations": EncodedJSON(json.dumps([str(a) for a in intake.annotations])),
-        "body": EncodedJSON(intake.model_dump_json(exclude_none=True, exclude_defaults=True)),
-        "location_evidence": EncodedJSON(json.dumps(clues.clues_of(intake))),
-        "file_count": len(report.files),
-    }
-    return PreparedReport(
-        platform_ref=report.platform_ref,
-        received_at=report.received_at,
-        row=row,
-        files=tuple(_file_row(digest) for digest in report.files),
-        facts=facts_of(intake),
+    received = report.received_at
+    # JSON is serialised here, where `prepare` runs (possibly a worker process), not in the writer.
+    values = (
+        report.source,
+        report.platform_ref,
+        _INCIDENT_TYPES[intake.incident_type.value],
+        ReportStatus.FINISHED,
+        received,  # opened,
+        received,  # last changed,
+        received,  # and received: it came finished
+        intake.incident_at,
+        intake.escalation_reason,
+        EncodedJSON(orjson.dumps([str(a) for a in intake.annotations]).decode()),
+        EncodedJSON(intake.model_dump_json(exclude_none=True, exclude_defaults=True)),
+        EncodedJSON(orjson.dumps(clues.clues_of(intake)).decode()),
+        len(report.files),
     )
+    return PreparedReport(
+        report.platform_ref,
+        received,
+        values,
+        tuple(map(file_values, report.files)),
+        facts_of(intake),
+    )
+
+
+_INCIDENT_TYPES = {member.value: member for member in IncidentType}
 
 
 def _stored(model: Any) -> Any:

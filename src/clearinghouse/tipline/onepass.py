@@ -31,31 +31,21 @@ from clearinghouse.db.engine import Store, take_write_lock
 from clearinghouse.geo.ipgeo import IpResolver, MaxMindResolver
 from clearinghouse.tipline import fastsql
 from clearinghouse.tipline.bundle import bundle_writes, refresh_counts
-from clearinghouse.tipline.filing import FILES, REPORTS, FilingResult, PreparedReport, fresh_reports
+from clearinghouse.tipline.filing import (
+    FILE_COLUMNS,
+    FILES,
+    REPORT_COLUMNS,
+    REPORTS,
+    FilingResult,
+    PreparedReport,
+    fresh_reports,
+)
 from clearinghouse.tipline.matching import KnownContentBanks, Matcher
 from clearinghouse.tipline.models import Release
-from clearinghouse.tipline.pipeline import Clock, bundle_events, decide, wall_clock
+from clearinghouse.tipline.pipeline import Clock, bundle_events, decide, decide_stored, wall_clock
 from clearinghouse.tipline.queue import QueuedFile, QueuedReport, set_content
 from clearinghouse.tipline.release import ReleaseDirectory
 
-REPORT_COLUMNS = (
-    "source",
-    "platform_ref",
-    "incident_type",
-    "status",
-    "opened_at",
-    "last_changed_at",
-    "received_at",
-    "incident_at",
-    "escalation_reason",
-    "annotations",
-    "body",
-    "location_evidence",
-    "file_count",
-)
-"""The columns `filing.prepare` fills, in the order `ReadyReport.values` holds them."""
-FILE_COLUMNS = ("filename", "kind", "size", "md5", "sha1", "sha256", "pdq", "pdq_quality", "details")
-"""The file columns `filing.prepare` fills, in the order `ReadyReport.files` holds them."""
 DECIDED_COLUMNS = (
     "country_code",
     "state_code",
@@ -66,8 +56,11 @@ DECIDED_COLUMNS = (
     "processed_at",
     "bundle_id",
 )
-"""The report columns the pipeline's steps set (`pipeline.decide`), in this order."""
+"""The report columns the pipeline's steps set (`pipeline.decide`), in the order `file_and_process` assembles
+them."""
 _UPLOADED = REPORT_COLUMNS.index("received_at")
+_CLUES = REPORT_COLUMNS.index("location_evidence")
+_INCIDENT_TYPE = REPORT_COLUMNS.index("incident_type")
 RELEASES = table_of(Release)
 RELEASE_COLUMNS = ("report_id", "agency_id", "jurisdiction_code", "released_at", "released_by", "reason")
 AUDIT_EVENTS = table_of(AuditEvent)
@@ -96,44 +89,43 @@ class ReadyReport:
     dialect: str
 
 
-def ready(report: PreparedReport, dialect: str) -> ReadyReport:
-    """``report`` ready for `file_and_process` on a database of ``dialect`` (a pure function: runs anywhere)."""
-    row, facts = report.row, report.facts
+def ready(report: PreparedReport, dialect: str, ip_resolver: IpResolver | None = None) -> ReadyReport:
+    """``report`` ready for `file_and_process` on a database of ``dialect``: its rows' values in stored form and
+    its location decided (`pipeline.decide_stored`, with ``ip_resolver`` if given). Decisions that need no store
+    are made here, where the report is parsed (possibly a worker process, outside the store's write turn)."""
+    values, facts = report.values, report.facts
     to_report = fastsql.values_converter(REPORTS, REPORT_COLUMNS, dialect)
     to_file = fastsql.values_converter(FILES, FILE_COLUMNS, dialect)
+    clues = str(values[_CLUES])
     queued = QueuedReport(
-        id=0,
-        platform_id=None,
-        platform_ref=report.platform_ref,
-        received_at=report.received_at,
-        incident_type=row["incident_type"],
-        escalated=facts.escalated,
-        annotations=facts.annotations,
-        clues=str(row["location_evidence"]),
-        batch=facts.batch,
-        child_victim=facts.child_victim,
-        files=[
-            QueuedFile(
-                0,
-                f["md5"],
-                f["sha1"],
-                f["sha256"],
-                f["pdq"],
-                f["pdq_quality"],
-                frozenset(f["details"]["annotations"]) if "details" in f else frozenset(),
-            )
-            for f in report.files
+        0,
+        None,
+        report.platform_ref,
+        report.received_at,
+        values[_INCIDENT_TYPE],
+        facts.escalated,
+        facts.annotations,
+        clues,
+        facts.batch,
+        facts.child_victim,
+        [
+            QueuedFile(0, f[3], f[4], f[5], f[6], f[7], frozenset(f[8]["annotations"]) if f[8] else _NO_FLAGS)
+            for f in report.file_values
         ],
+        located=decide_stored(clues, ip_resolver),
     )
     set_content(queued)
     return ReadyReport(
-        platform_ref=report.platform_ref,
-        received_at=report.received_at,
-        queued=queued,
-        values=to_report([row[name] for name in REPORT_COLUMNS]),
-        files=tuple(to_file([f.get(name) for name in FILE_COLUMNS]) for f in report.files),
-        dialect=dialect,
+        report.platform_ref,
+        report.received_at,
+        queued,
+        to_report(values),
+        tuple(map(to_file, report.file_values)),
+        dialect,
     )
+
+
+_NO_FLAGS: frozenset[str] = frozenset()
 
 
 def _encoded(detail: dict[str, Any]) -> fastsql.EncodedJSON:
@@ -222,13 +214,30 @@ def file_and_process(
         directory=processor.directory,
         stored=False,
     )
-    to_decided = fastsql.values_converter(REPORTS, DECIDED_COLUMNS, dialect)
+    # Rows assembled by hand, each value converted by its column's converter (timestamps are cached: a batch
+    # has one processing time).
+    timestamp = fastsql.column_converter(REPORTS, "processed_at", dialect)
+    stored_class = fastsql.column_converter(REPORTS, "classification", dialect)
     report_rows = []
     file_rows = []
     seen = {row["id"]: row["previously_seen"] for row in decisions.file_rows}
     for report_id, report in zip(ids, fresh, strict=True):
-        decided = decisions.updates[report_id]
-        report_rows.append((report_id, platform_id, *report.values, *to_decided([decided[c] for c in DECIDED_COLUMNS])))
+        d = decisions.updates[report_id]
+        report_rows.append(
+            (
+                report_id,
+                platform_id,
+                *report.values,
+                d["country_code"],
+                d["state_code"],
+                d["location_confidence"],
+                d["location_rule"],
+                d["priority"],
+                stored_class(d["classification"]),
+                timestamp(d["processed_at"]),
+                d["bundle_id"],
+            )
+        )
         uploaded = report.values[_UPLOADED]
         for number, (file, values) in enumerate(zip(report.queued.files, report.files, strict=True), start=1):
             file_rows.append((file.id, report_id, f"{report_id}-{number}", uploaded, *values, seen.get(file.id)))
@@ -244,8 +253,17 @@ def file_and_process(
         )
         for report_id, report in zip(ids, fresh, strict=True)
     ]
-    to_release = fastsql.values_converter(RELEASES, RELEASE_COLUMNS, dialect)
-    releases = [to_release([release[c] for c in RELEASE_COLUMNS]) for release in decisions.releases]
+    releases = [
+        (
+            r["report_id"],
+            r["agency_id"],
+            r["jurisdiction_code"],
+            timestamp(r["released_at"]),
+            r["released_by"],
+            r["reason"],
+        )
+        for r in decisions.releases
+    ]
     plan = decisions.plan
     earlier = [{"bundle_id": b.id, "id": lead} for lead, b in plan.earlier_leads.items()]
     if dialect == "sqlite":

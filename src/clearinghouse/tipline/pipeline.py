@@ -109,17 +109,35 @@ def _event(report_id: int, at: dt.datetime, detail: dict[str, Any], action: str 
     return audit_row(PIPELINE_ACTOR, action, report_id, at, detail)
 
 
-def _facts(report: QueuedReport, decision: LocationDecision, new: int, old: int) -> ReportFacts:
-    return ReportFacts(
-        incident_type=report.incident_type,
-        escalated=report.escalated,
-        annotations=report.annotations,
-        child_victim=report.child_victim,
-        new_files=new,
-        seen_files=old,
-        viral=_viral(report),
-        location_known=decision.country_code is not None,
-    )
+_Judgement = tuple[Priority, str, Classification, str]
+_JUDGED: dict[tuple[Any, ...], _Judgement] = {}
+_JUDGED_MAX = 65536
+
+
+def _judged(report: QueuedReport, decision: LocationDecision, new: int, old: int) -> _Judgement:
+    """The report's priority and classification, and why. The rules are pure functions of few distinct facts, so
+    judgements are kept by those facts (as a plain tuple: cheaper to build and hash than `ReportFacts`)."""
+    viral = _viral(report)
+    known = decision.country_code is not None
+    key = (report.incident_type, report.escalated, report.annotations, report.child_victim, new, old, viral, known)
+    judged = _JUDGED.get(key)
+    if judged is None:
+        facts = ReportFacts(
+            incident_type=report.incident_type,
+            escalated=report.escalated,
+            annotations=report.annotations,
+            child_victim=report.child_victim,
+            new_files=new,
+            seen_files=old,
+            viral=viral,
+            location_known=known,
+        )
+        priority, why = prioritise(facts)
+        classification, because = classify(facts, priority)
+        judged = (priority, why, classification, because)
+        if len(_JUDGED) < _JUDGED_MAX:
+            _JUDGED[key] = judged
+    return judged
 
 
 @dataclass
@@ -173,14 +191,12 @@ def decide(
     members: list[tuple[QueuedReport, str, dt.datetime]] = []
     for report in reports:
         at = clock(report.received_at)
-        decision = decide_stored(report.clues, ip_resolver)
+        decision = report.located or decide_stored(report.clues, ip_resolver)
         jurisdiction = decision.release_jurisdiction
         counts[jurisdiction] = counts.get(jurisdiction, 0) + 1
         bundle = plan.bundle_of.get(report.id)
         new, old = matched[report.id]
-        facts = _facts(report, decision, new, old)
-        priority, why = prioritise(facts)
-        classification, because = classify(facts, priority)
+        priority, why, classification, because = _judged(report, decision, new, old)
         confidence = round(decision.confidence, 4)
         updates[report.id] = {
             "country_code": decision.country_code,

@@ -13,13 +13,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from clearinghouse.tipline.models import IncidentType, Report, ReportFile, ReportStatus
 from clearinghouse.tipline.priority import CONTACT_OFFENCES, HIGH_ANNOTATIONS, URGENT_ANNOTATIONS, names_a_child
+
+if TYPE_CHECKING:
+    from clearinghouse.tipline.locate import LocationDecision
 
 LOOKUP_CHUNK = 900
 
@@ -68,6 +71,9 @@ class QueuedReport:
     """The distinct MD5s of its files, sorted; empty if any file lacks one (its content is then unknown)."""
     content: str | None = None
     """The key of that set of contents (`content_key`), None when ``md5s`` is empty."""
+    located: LocationDecision | None = None
+    """The locate step's decision when it was made ahead (`onepass.ready`, outside the store's write turn);
+    None otherwise, and the step decides from ``clues``."""
 
     @property
     def individually_urgent(self) -> bool:
