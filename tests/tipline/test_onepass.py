@@ -19,7 +19,7 @@ from clearinghouse.geo.models import Agency
 from clearinghouse.simulate.tipline_feed import TiplineTraffic
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.bulk import parse_chunk
-from clearinghouse.tipline.filing import REPORT_COLUMNS
+from clearinghouse.tipline.filing import FILE_COLUMNS, REPORT_COLUMNS
 from clearinghouse.tipline.models import Bundle, Release, Report, ReportFile
 from clearinghouse.tipline.onepass import Processing, Processor
 from tests.tipline.bulk_helpers import ready, send
@@ -64,18 +64,22 @@ def _outcome(store: Store) -> dict[str, Any]:
                 lead_of_bundle.get(row.bundle_id) if row.bundle_id is not None else None,
                 row.file_count,
                 row.processed_at is not None,
+                # What was filed, column by column: the one pass converts values itself (`onepass.ready`).
+                tuple(getattr(row, name) for name in REPORT_COLUMNS),
             )
             for row in session.execute(sa.select(Report)).scalars().all()
         }
+        columns = [getattr(ReportFile, name) for name in FILE_COLUMNS]
         files = sorted(
-            (ref_of[report_id], file_ref.split("-")[-1], md5, seen, described)
-            for report_id, file_ref, md5, seen, described in session.execute(
+            (ref_of[report_id], file_ref.split("-")[-1], md5, seen, described, repr(filed))
+            for report_id, file_ref, md5, seen, described, *filed in session.execute(
                 sa.select(
                     ReportFile.report_id,
                     ReportFile.file_ref,
                     ReportFile.md5,
                     ReportFile.previously_seen,
                     ReportFile.__table__.c.details.is_not(None),  # SQL NULL, not the JSON text null
+                    *columns,
                 )
             )
         )
@@ -124,9 +128,9 @@ def test_one_pass_decides_what_the_queue_decides(
     assert found["releases"] == expected["releases"]
     assert found["bundles"] == expected["bundles"]
     assert len(expected["bundles"]) >= 5  # the platform batches, and some same-content bundles
-    assert any(seen for *_, seen, _ in found["files"])  # the twins' files were seen before
-    assert any(described for *_, described in found["files"])  # some files carry the platform's annotations
-    assert not all(described for *_, described in found["files"])
+    assert any(seen for *_, seen, _, _ in found["files"])  # the twins' files were seen before
+    assert any(described for *_, described, _ in found["files"])  # some files carry the platform's annotations
+    assert not all(described for *_, described, _ in found["files"])
     # One event per report filed in one pass (filing and every step's decision), where the queue has two.
     assert found["actions"]["report.filed"] == expected["actions"]["report.filed"] == queued.accepted
     assert "report.processed" not in found["actions"]
