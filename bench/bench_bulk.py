@@ -34,19 +34,28 @@ from clearinghouse.tipline.onepass import Processing
 STATES = ("CA", "NY", "NC", "AL", "ND", "TX", "FL", "WA")
 
 
-def make_lines(count: int, seed: int) -> list[bytes]:
-    """``count`` distinct reports as NDJSON lines, plus retried and broken lines, in a shuffled order."""
+def make_lines(count: int, seed: int, *, in_order: bool = False) -> list[bytes]:
+    """``count`` distinct reports as NDJSON lines, plus retried and broken lines, in a shuffled order; or, with
+    ``in_order``, in the order the platforms received the reports (an export), the retried and broken lines
+    scattered through it."""
     rng = random.Random(seed)
     traffic = TiplineTraffic(year=2023, rng=rng)
     located = int(count * 0.8)
     items = [item for state in STATES for item in traffic.for_state(state, located // len(STATES))]
     items += list(traffic.international(int(count * 0.15)))
     items += list(traffic.unlocated(count - len(items)))
+    if in_order:
+        items.sort(key=lambda item: item.received_at)
     lines = [item.line for item in items]
-    lines += rng.sample(lines, k=count // 50)  # a platform re-sends part of a batch that timed out
+    extra = rng.sample(lines, k=count // 50)  # a platform re-sends part of a batch that timed out
     broken = b'{"platform_report_id": "broken-%d", "received_at": "2023-05-01T00:00:00Z"}'
-    lines += [broken % i for i in range(count // 200)]
-    rng.shuffle(lines)
+    extra += [broken % i for i in range(count // 200)]
+    if not in_order:
+        lines += extra
+        rng.shuffle(lines)
+        return lines
+    for line in extra:
+        lines.insert(rng.randrange(len(lines) + 1), line)
     return lines
 
 
@@ -121,6 +130,11 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=5000, help="lines per transaction, and reports per pipeline batch")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--in-order",
+        action="store_true",
+        help="send the reports in the order they were received (an export) rather than shuffled",
+    )
+    parser.add_argument(
         "--queue", action="store_true", help="file the lines into the pipeline's queue, then run the pipeline"
     )
     parser.add_argument(
@@ -128,7 +142,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    lines = make_lines(args.reports, args.seed)
+    lines = make_lines(args.reports, args.seed, in_order=args.in_order)
     megabytes = sum(len(line) + 1 for line in lines) / 1e6
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(f"sqlite:///{Path(folder) / 'bench.db'}")
@@ -162,7 +176,11 @@ def main() -> None:
         store.dispose()
 
     intake_s, pipeline_s, total_s = filed - started, done - filed, done - started
-    print(f"lines sent          {len(lines):>10,}  ({megabytes:.1f} MB of NDJSON, {args.workers} worker process(es))")
+    order = "in the order received" if args.in_order else "shuffled"
+    print(
+        f"lines sent          {len(lines):>10,}  ({megabytes:.1f} MB of NDJSON, {order}, "
+        f"{args.workers} worker process(es))"
+    )
     print(
         f"accepted            {summary.accepted:>10,}  already on file {summary.already_on_file:,}, "
         f"rejected {len(summary.rejected):,}"
