@@ -61,8 +61,9 @@ def make_lines(count: int, seed: int, *, in_order: bool = False) -> list[bytes]:
 
 class TreeSampler:
     """Samples this process and every process it started (and those started) from /proc (Linux): the peak of
-    their summed resident memory, and each one's CPU time as last seen. The bulk workers are started by a fork
-    server, so neither `resource` nor `time.process_time` sees them."""
+    their summed resident memory (proportional set sizes, so that shared pages count once), and each one's CPU
+    time as last seen. The bulk workers are started by a fork server, so neither `resource` nor
+    `time.process_time` sees them."""
 
     TICK = os.sysconf("SC_CLK_TCK")
 
@@ -93,11 +94,13 @@ class TreeSampler:
         for pid in self._tree():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-                status = Path(f"/proc/{pid}/status").read_text()
+                memory = Path(f"/proc/{pid}/smaps_rollup").read_text()
             except (OSError, IndexError):
                 continue
             self.cpu[pid] = (int(fields[11]) + int(fields[12])) / self.TICK
-            rss += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+            # The proportional set size: pages the workers share with the fork server they came from (its
+            # imported modules) are counted once over all processes, not once per process.
+            rss += next((int(line.split()[1]) for line in memory.splitlines() if line.startswith("Pss:")), 0)
         self.peak_rss = max(self.peak_rss, rss)
 
     def _run(self) -> None:
