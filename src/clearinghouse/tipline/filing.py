@@ -165,9 +165,7 @@ def prepare(report: FiledReport) -> PreparedReport:
         report.platform_ref,
         _INCIDENT_TYPES[intake.incident_type.value],
         ReportStatus.FINISHED,
-        received,  # opened,
-        received,  # last changed,
-        received,  # and received: it came finished
+        *(received, received, received),  # opened, last changed and received at once: it came finished
         intake.incident_at,
         intake.escalation_reason,
         EncodedJSON(orjson.dumps([str(a) for a in intake.annotations]).decode()),
