@@ -15,7 +15,6 @@ from typing import Any
 import phonenumbers
 import us
 import zipcodes
-from phonenumbers import geocoder
 
 from clearinghouse.geo.models import FEDERAL, INTERNATIONAL, JurisdictionKind
 
@@ -201,6 +200,10 @@ def state_from_phone(number: str, default_region: str = US) -> JurisdictionInfo:
         return _BY_CODE[str(region)]
     if region != US:
         raise UnknownJurisdiction(number, detail=f"the number belongs to country {region or 'unknown'}, not the US")
+    # Imported on first use: the geocoder loads its data for every country's prefixes (about 0.3 s), which every
+    # command and worker process would otherwise pay at start-up.
+    from phonenumbers import geocoder
+
     description = str(geocoder.description_for_number(parsed, "en")).strip()
     if not description:
         raise UnknownJurisdiction(number, detail="the number is not geographic (toll-free or similar)")

@@ -13,9 +13,6 @@ import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
 
 class UnreadableSheet(ValueError):
     """Raised when a file holds no text we can read (a damaged PDF, a scanned page without a text layer)."""
@@ -73,6 +70,10 @@ def text_from_html(html: str) -> str:
 
 def text_from_pdf(data: bytes) -> str:
     """The text layer of every page of a PDF, pages in order."""
+    # Imported on first use: pypdf takes a tenth of a second to import, and most commands never read a PDF.
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
     try:
         pdf = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in pdf.pages]
