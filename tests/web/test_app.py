@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from clearinghouse.access import service as access_service
-from clearinghouse.access.models import PlatformAccount
+from clearinghouse.access.models import AuditEvent, PlatformAccount
 from clearinghouse.cli import app as cli_app
 from clearinghouse.db.engine import Store
 from clearinghouse.tipline import intake
@@ -138,6 +138,30 @@ def test_platforms_add_prints_the_secret_once_and_stores_only_its_hash(tmp_path:
         assert access_service.authenticate_platform(session=session, username="example-chat", secret=secret)
     store.dispose()
     assert secret.encode() not in (tmp_path / "cli.db").read_bytes()
+
+
+def test_platforms_new_secret_replaces_the_secret(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    added = runner.invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
+    old = next(line.split()[-1] for line in added.output.splitlines() if line.startswith("secret:"))
+    replaced = runner.invoke(cli_app, ["platforms", "new-secret", "example-chat", "--url", url])
+    assert replaced.exit_code == 0, replaced.output
+    new = next(line.split()[-1] for line in replaced.output.splitlines() if line.startswith("secret:"))
+    assert new != old
+    missing = runner.invoke(cli_app, ["platforms", "new-secret", "No Such Platform", "--url", url])
+    assert missing.exit_code == 1
+    assert "no platform account" in missing.output
+    store = Store(url)
+    with store.session() as session:
+        assert access_service.authenticate_platform(session=session, username="example-chat", secret=new)
+        assert access_service.authenticate_platform(session=session, username="example-chat", secret=old) is None
+        replaced_events = session.scalar(
+            sa.select(sa.func.count()).where(AuditEvent.action == "platform.secret_replaced")
+        )
+        assert replaced_events == 1
+    store.dispose()
+    assert new.encode() not in (tmp_path / "cli.db").read_bytes()
 
 
 def test_clearinghouse_serve_runs_the_application(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-platforms_app = typer.Typer(help="Create and list reporting-platform accounts.", no_args_is_help=True)
+platforms_app = typer.Typer(
+    help="Create and list reporting-platform accounts, and replace their secrets.", no_args_is_help=True
+)
 console = Console()
 
 UrlOption = Annotated[
@@ -39,6 +41,32 @@ def add_command(
         store.dispose()
     # Plain echo, not rich: markup must never reinterpret characters of the secret.
     typer.echo(f"platform account {issued.account.id} created for {issued.account.name!r}")
+    typer.echo(f"username: {issued.username}")
+    typer.echo(f"secret:   {issued.secret}")
+    typer.echo("The secret is shown only now and cannot be recovered; store it in the platform's secret manager.")
+
+
+@platforms_app.command("new-secret")
+def new_secret_command(
+    name: Annotated[str, typer.Argument(help="The platform's name or user name.")],
+    url: UrlOption = None,
+) -> None:
+    """Replace a platform account's secret and print the new one (shown this once): the old secret stops working,
+    after at most a few minutes in a running server that verified it recently."""
+    from clearinghouse.access.service import new_platform_secret
+    from clearinghouse.db.engine import open_store
+    from clearinghouse.errors import InputError
+
+    store = open_store(url)
+    try:
+        with store.unit_of_work() as session:
+            issued = new_platform_secret(session=session, name=name, actor="cli")
+    except InputError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        store.dispose()
+    typer.echo(f"new secret for platform account {issued.account.id} ({issued.account.name!r})")
     typer.echo(f"username: {issued.username}")
     typer.echo(f"secret:   {issued.secret}")
     typer.echo("The secret is shown only now and cannot be recovered; store it in the platform's secret manager.")

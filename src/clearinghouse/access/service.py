@@ -57,6 +57,24 @@ def create_platform(*, session: Session, name: str, actor: str = audit.SYSTEM) -
     return IssuedCredentials(account=account, username=username, secret=secret)
 
 
+def new_platform_secret(*, session: Session, name: str, actor: str = audit.SYSTEM) -> IssuedCredentials:
+    """Replace the secret of the platform account named ``name`` (or whose user name it is) with a new random one:
+    for a secret that leaked or was lost. The old secret stops opening the account at once, except in a served
+    worker that verified it in the last few minutes (`web.auth.CACHE_TTL_SECONDS`)."""
+    account = session.scalar(
+        sa.select(PlatformAccount).where((PlatformAccount.name == name.strip()) | (PlatformAccount.username == name))
+    )
+    if account is None:
+        raise InputError("name", "is no platform account's name or user name", name)
+    secret = secrets.token_urlsafe(24)
+    account.secret_hash = _HASHER.hash(secret)
+    session.flush()
+    audit.record(
+        session=session, actor=actor, action="platform.secret_replaced", subject_type="platform", subject_id=account.id
+    )
+    return IssuedCredentials(account=account, username=account.username, secret=secret)
+
+
 def authenticate_platform(*, session: Session, username: str, secret: str) -> PlatformAccount | None:
     """The active account these credentials open, or None (in the same time whether or not it exists)."""
     account = session.scalar(sa.select(PlatformAccount).where(PlatformAccount.username == username))
