@@ -10,14 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.engine import open_store
 from clearinghouse.impact.figures import STATE_FIGURE_NAMES
 from clearinghouse.impact.publish import build_sheet
 from clearinghouse.impact.reader import read_sheet
 from clearinghouse.impact.render import render_sheet_bytes
+from clearinghouse.simulate.interface import DRAFTS
 from clearinghouse.simulate.plan import plan_year
 from clearinghouse.simulate.run import simulate_year
+from clearinghouse.tipline.models import Release, Report, ReportStatus
 
 
 @pytest.mark.slow
@@ -41,5 +45,21 @@ def test_simulated_year_reproduces_every_seeded_state_figure(tmp_path: Path, sha
             # The sheet we publish reads back to the figures we counted.
             pdf = render_sheet_bytes(sheet, "pdf")
             assert read_sheet(pdf).state_figures() == sheet.state
+        # The year's drafts came through the platform interface: a third retracted, the rest expired at the
+        # year's end sweep, none released.
+        drafts = session.execute(
+            sa.select(Report.status, sa.func.count())
+            .where(Report.status.in_([ReportStatus.RETRACTED, ReportStatus.EXPIRED]))
+            .group_by(Report.status)
+        ).all()
+        assert dict(drafts) == {ReportStatus.RETRACTED: DRAFTS // 3, ReportStatus.EXPIRED: DRAFTS - DRAFTS // 3}
+        opened_by = session.scalars(sa.select(AuditEvent.actor).where(AuditEvent.action == "report.opened")).all()
+        assert opened_by == ["platform:example-social-network"] * DRAFTS
+        released = sa.select(Release.report_id).where(
+            Release.report_id.in_(
+                sa.select(Report.id).where(Report.status.in_([ReportStatus.RETRACTED, ReportStatus.EXPIRED]))
+            )
+        )
+        assert session.execute(released).first() is None
     store.dispose()
     assert compared == 5 * len(STATE_FIGURE_NAMES)

@@ -12,19 +12,17 @@ from pathlib import Path
 
 from faker import Faker
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.orm import Session
 
 from clearinghouse.access.service import get_or_create_platform
 from clearinghouse.db.engine import Store
+from clearinghouse.simulate.interface import send_drafts
 from clearinghouse.simulate.plan import YearPlan
-from clearinghouse.simulate.programs import ACTOR, CaseWork, Directory
+from clearinghouse.simulate.programs import CaseWork, Directory
 from clearinghouse.simulate.tipline_feed import PLATFORMS, PlatformBatchItem, TiplineTraffic, simulated_clock
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.bulk import import_lines, numbered_lines
-from clearinghouse.tipline.models import FileKind, ReportSource
-from clearinghouse.tipline.models import IncidentType as ModelIncidentType
 from clearinghouse.tipline.onepass import Processing
-from clearinghouse.tipline.service import add_file, expire_stale, open_report, retract_report
+from clearinghouse.tipline.service import expire_stale
 
 BATCH = 5000
 VIRAL_BUNDLES_PER_STATE = 3
@@ -132,8 +130,8 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
         lap("tipline filing")
         # Whatever else is queued (nothing, normally) goes through the pipeline here.
         processed += pipeline.run(store, batch_size=BATCH, clock=simulated_clock)
-        with store.unit_of_work() as session:
-            _drafts(session, plan.year, rng)
+        # Drafts come through the platform interface, one call at a time, as a platform's client sends them.
+        send_drafts(store, platform=PLATFORMS[0], year=plan.year, rng=rng)
         with store.unit_of_work() as session:
             # The expiry sweep, as the served application runs it: drafts left open are expired.
             expire_stale(session=session, now=dt.datetime(plan.year + 1, 1, 1, tzinfo=dt.UTC))
@@ -167,26 +165,6 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
         states=len(plan.targets),
         seconds=seconds,
     )
-
-
-def _drafts(session: Session, year: int, rng: random.Random) -> None:
-    """Reports opened and never filed: some retracted by the platform, the others (some with a file already
-    uploaded) left open until the expiry sweep marks them expired. None of them is ever counted."""
-    for index in range(12):
-        at = dt.datetime(year, rng.randrange(1, 12), rng.randrange(1, 28), tzinfo=dt.UTC)
-        report = open_report(
-            session=session,
-            incident_type=ModelIncidentType.CHILD_PORNOGRAPHY,
-            source=ReportSource.PLATFORM,
-            body={},
-            actor=ACTOR,
-            at=at,
-        )
-        if index % 3 == 0:
-            retract_report(session=session, report_id=report.id, actor=ACTOR, at=at + dt.timedelta(minutes=5))
-        elif index % 3 == 1:
-            md5 = f"{rng.getrandbits(128):032x}"
-            add_file(session=session, report_id=report.id, actor=ACTOR, kind=FileKind.IMAGE, md5=md5, at=at)
 
 
 def _long_term_cases(work: CaseWork, plan: YearPlan, rng: random.Random) -> None:
