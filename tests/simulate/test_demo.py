@@ -20,14 +20,16 @@ from clearinghouse.impact.reader import read_sheet
 from clearinghouse.impact.render import render_sheet_bytes
 from clearinghouse.simulate.interface import DRAFTS
 from clearinghouse.simulate.plan import plan_year
-from clearinghouse.simulate.run import simulate_year
-from clearinghouse.tipline.models import Release, Report, ReportStatus
+from clearinghouse.simulate.run import simulate_year, split_tipline
+from clearinghouse.tipline.models import Release, Report, ReportSource, ReportStatus
 
 
 @pytest.mark.slow
 def test_simulated_year_reproduces_every_seeded_state_figure(tmp_path: Path, shared_dir: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'demo.db'}")
-    simulate_year(store, plan_year(year=2023, scale=0.0005), seed=7, show_progress=False)
+    plan = plan_year(year=2023, scale=0.0005)
+    split = split_tipline(plan)
+    simulate_year(store, plan, seed=7, show_progress=False)
     seeds = sorted((shared_dir / "seeds").glob("*.txt"))
     assert len(seeds) == 5
     compared = 0
@@ -53,8 +55,20 @@ def test_simulated_year_reproduces_every_seeded_state_figure(tmp_path: Path, sha
             .group_by(Report.status)
         ).all()
         assert dict(drafts) == {ReportStatus.RETRACTED: DRAFTS // 3, ReportStatus.EXPIRED: DRAFTS - DRAFTS // 3}
-        opened_by = session.scalars(sa.select(AuditEvent.actor).where(AuditEvent.action == "report.opened")).all()
-        assert opened_by == ["platform:example-social-network"] * DRAFTS
+        # Reports opened one call at a time: by the platform the simulation gave a secret to, or by the public.
+        opened = sa.select(AuditEvent.actor, sa.func.count()).where(AuditEvent.action == "report.opened")
+        opened_by = dict(session.execute(opened.group_by(AuditEvent.actor)).all())
+        assert opened_by == {
+            "platform:example-social-network": DRAFTS + sum(split.one_at_a_time.values()),
+            "public": sum(split.public.values()),
+        }
+        # The public's reports came through the report form, and were made available like the platforms'.
+        public = session.scalars(sa.select(Report.id).where(Report.source == ReportSource.PUBLIC)).all()
+        assert len(public) == sum(split.public.values()) > 0
+        released = session.scalar(
+            sa.select(sa.func.count(sa.distinct(Release.report_id))).where(Release.report_id.in_(public))
+        )
+        assert released == len(public)
         released = sa.select(Release.report_id).where(
             Release.report_id.in_(
                 sa.select(Report.id).where(Report.status.in_([ReportStatus.RETRACTED, ReportStatus.EXPIRED]))

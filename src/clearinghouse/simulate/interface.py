@@ -3,8 +3,14 @@ as a platform's own client sends them, over the served application in this proce
 application's whole HTTP side (routing, Basic authentication, body limits, schema validation, the XML answers)
 without a socket; the simulated time is the application's clock.
 
-The year's drafts come this way: reports a platform opened and never finished, some retracted, others (some with
-a file uploaded) left open until the expiry sweep marks them expired. None of them is ever counted.
+Three kinds of report come this way:
+- reports a platform sends one at a time (`send_platform_reports`): opened with `submit` and `finish`ed;
+- the public's reports (`send_public_reports`), through the public report form's `POST /report`, as a browser
+  without JavaScript sends it;
+- the year's drafts (`send_drafts`): reports a platform opened and never finished, some retracted, others (some
+  with a file uploaded) left open until the expiry sweep marks them expired. None of them is ever counted.
+
+The finished ones wait in the pipeline's queue, like any report that arrives one call at a time.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import re
 from collections.abc import Callable
 
 import httpx
+from faker import Faker
 
 from clearinghouse.access.service import get_or_create_platform, new_platform_secret
 from clearinghouse.db.engine import Store
+from clearinghouse.tipline.wire_schemas import IncidentType
 from clearinghouse.web.app import create_app
 
 DRAFTS = 12
@@ -31,6 +39,24 @@ _REPORT = (
     "<reporter><reportingPerson><firstName>Trust</firstName><lastName>Safety</lastName>"
     "<email>trust-and-safety@example.com</email></reportingPerson></reporter></report>"
 )
+
+
+_LOCATED_REPORT = (
+    '<?xml version="1.0" encoding="UTF-8"?><report><incidentSummary>'
+    "<incidentType>{incident_type}</incidentType>"
+    "<incidentDateTime>{incident_at}</incidentDateTime></incidentSummary>"
+    "<reporter><reportingPerson><firstName>Trust</firstName><lastName>Safety</lastName>"
+    "<email>trust-and-safety@example.com</email></reportingPerson></reporter>"
+    "<victim><victimPerson><address><state>{state}</state><country>US</country></address></victimPerson></victim>"
+    "</report>"
+)
+PUBLIC_INCIDENTS = (
+    (IncidentType.ONLINE_ENTICEMENT, "Someone online keeps asking a child I know to send photos of themselves."),
+    (IncidentType.CHILD_PORNOGRAPHY, "I came across sexual pictures of a child on a website."),
+    (IncidentType.UNSOLICITED_OBSCENE_MATERIAL, "A stranger sent explicit pictures to a child in a game chat."),
+    (IncidentType.CHILD_SEX_TRAFFICKING, "An online ad seems to be selling a teenager for sex."),
+)
+"""What members of the public report, with a description in their words (synthetic)."""
 
 
 class InterfaceRefused(RuntimeError):
@@ -52,31 +78,112 @@ def _report_id(answer: str) -> str:
     return found.group(1)
 
 
-def send_drafts(store: Store, *, platform: str, year: int, rng: random.Random) -> int:
-    """Open `DRAFTS` reports through the platform interface as ``platform`` at moments of ``year``: a third
-    retracted five minutes later, a third given a file (harmless random bytes, hashed and dropped by the
-    interface), the rest left open. Returns how many were opened."""
+def _stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _moment(year: int, rng: random.Random) -> dt.datetime:
+    """A moment of ``year`` well before its last day, so that processing (within an hour) ends in the year."""
+    start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    return start + dt.timedelta(seconds=rng.randrange(0, 363 * 86400))
+
+
+def _credentials(store: Store, platform: str) -> tuple[str, str]:
     with store.unit_of_work() as session:
         account = get_or_create_platform(session=session, name=platform)
         # The simulation administers its own platforms: it gives this one a secret it knows.
         issued = new_platform_secret(session=session, name=account.name, actor="simulation")
+    return issued.username, issued.secret
+
+
+def send_platform_reports(
+    store: Store, *, platform: str, by_state: dict[str, int], rng: random.Random, year: int
+) -> int:
+    """Send ``by_state[state]`` reports located in each state (the victim's address) through the platform
+    interface as ``platform``, each opened and finished at once; returns how many."""
+    auth = _credentials(store, platform)
     app = create_app(store)
     context = app.state.context
 
-    def at(moment: dt.datetime) -> Callable[[], dt.datetime]:
-        return lambda: moment
+    async def drive() -> int:
+        sent = 0
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://simulation", auth=auth) as client:
+            for state, count in sorted(by_state.items()):
+                for _ in range(count):
+                    opened = _moment(year, rng)
+                    context.clock = _at(opened)
+                    document = _LOCATED_REPORT.format(
+                        incident_type=rng.choice(list(IncidentType)).value,
+                        incident_at=_stamp(opened - dt.timedelta(hours=rng.randrange(1, 48))),
+                        state=state,
+                    )
+                    submitted = await client.post("/ispws/submit", content=document.encode(), headers=_XML)
+                    report_id = _report_id(_answer(submitted, "submit"))
+                    context.clock = _at(opened + dt.timedelta(seconds=rng.randrange(5, 120)))
+                    _answer(await client.post("/ispws/finish", data={"id": report_id}), "finish")
+                    sent += 1
+        return sent
+
+    return asyncio.run(drive())
+
+
+def send_public_reports(store: Store, *, by_state: dict[str, int], rng: random.Random, fake: Faker, year: int) -> int:
+    """Send ``by_state[state]`` reports through the public report form, each naming a child in that state;
+    returns how many."""
+    app = create_app(store)
+    context = app.state.context
+
+    async def drive() -> int:
+        sent = 0
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://simulation") as client:
+            for state, count in sorted(by_state.items()):
+                for _ in range(count):
+                    received = _moment(year, rng)
+                    context.clock = _at(received)
+                    incident_type, description = rng.choice(PUBLIC_INCIDENTS)
+                    seen = max(received.date() - dt.timedelta(days=rng.randrange(0, 10)), dt.date(year, 1, 1))
+                    form = {
+                        "incident_type": incident_type.value,
+                        "description": description,
+                        "incident_date": seen.isoformat(),
+                        "state": state,
+                        "child_age": str(rng.randrange(8, 18)),
+                        "reporter_name": fake.first_name(),
+                        "reporter_email": fake.safe_email(),
+                    }
+                    answer = await client.post("/report", data=form)
+                    if answer.status_code != 201:
+                        raise InterfaceRefused(f"public form: HTTP {answer.status_code}: {answer.text[:300]}")
+                    sent += 1
+        return sent
+
+    return asyncio.run(drive())
+
+
+def _at(moment: dt.datetime) -> Callable[[], dt.datetime]:
+    return lambda: moment
+
+
+def send_drafts(store: Store, *, platform: str, year: int, rng: random.Random) -> int:
+    """Open `DRAFTS` reports through the platform interface as ``platform`` at moments of ``year``: a third
+    retracted five minutes later, a third given a file (harmless random bytes, hashed and dropped by the
+    interface), the rest left open. Returns how many were opened."""
+    auth = _credentials(store, platform)
+    app = create_app(store)
+    context = app.state.context
 
     async def drive() -> int:
         transport = httpx.ASGITransport(app=app)
-        auth = (issued.username, issued.secret)
         async with httpx.AsyncClient(transport=transport, base_url="http://simulation", auth=auth) as client:
             for index in range(DRAFTS):
                 opened = dt.datetime(year, rng.randrange(1, 12), rng.randrange(1, 28), tzinfo=dt.UTC)
-                context.clock = at(opened)
-                document = _REPORT.format(incident_at=(opened - dt.timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                context.clock = _at(opened)
+                document = _REPORT.format(incident_at=_stamp(opened - dt.timedelta(hours=6)))
                 submitted = await client.post("/ispws/submit", content=document.encode(), headers=_XML)
                 report_id = _report_id(_answer(submitted, "submit"))
-                context.clock = at(opened + dt.timedelta(minutes=5))
+                context.clock = _at(opened + dt.timedelta(minutes=5))
                 if index % 3 == 0:
                     _answer(await client.post("/ispws/retract", data={"id": report_id}), "retract")
                 elif index % 3 == 1:

@@ -196,7 +196,16 @@ class CaseWork:
     # -- rapid response ---------------------------------------------------------------------------------------
     def critical_activations(self, cases: list[MissingCase], count: int) -> None:
         """Deploy the team on ``count`` critical cases (one twice), and cancel one request."""
-        eligible = [c for c in cases if c.category is CaseCategory.OTHER and c.opened_at.month < 12]
+        # Still missing when the team is deployed (within two days of the report) and when it is sent again five
+        # days later: a case found sooner cannot take a deployment.
+        deployable = dt.timedelta(days=8)
+        eligible = [
+            c
+            for c in cases
+            if c.category is CaseCategory.OTHER
+            and c.opened_at.month < 12
+            and (c.resolved_at is None or c.resolved_at > c.opened_at + deployable)
+        ]
         chosen = self.rng.sample(eligible, min(count, len(eligible)))
         if len(chosen) < count:
             raise RuntimeError(f"only {len(eligible)} cases eligible for {count} critical activations")

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from clearinghouse.access.service import get_or_create_platform
 from clearinghouse.db.engine import Store
-from clearinghouse.simulate.interface import send_drafts
+from clearinghouse.simulate.interface import DRAFTS, send_drafts, send_platform_reports, send_public_reports
 from clearinghouse.simulate.plan import YearPlan
 from clearinghouse.simulate.programs import CaseWork, Directory
 from clearinghouse.simulate.tipline_feed import PLATFORMS, PlatformBatchItem, TiplineTraffic, simulated_clock
@@ -26,6 +26,11 @@ from clearinghouse.tipline.service import expire_stale
 
 BATCH = 5000
 VIRAL_BUNDLES_PER_STATE = 3
+PUBLIC_SHARE = 265_542 / 36_210_368
+"""The share of the year's reports that members of the public made (2023: 265,542 of 36,210,368 reports, in the
+clearinghouse's transparency report): it shapes the simulated inputs, each state's figure is still counted."""
+ONE_AT_A_TIME = 3
+"""Reports per state a platform sends one call at a time through the platform interface (escalations, say)."""
 """Viral items each state gets, each a platform batch of several reports that counts once for the state."""
 BULK_PROCESSES = 2
 """Processes importing the exports, each parsing one chunk while the other stores its own (two cores)."""
@@ -42,25 +47,53 @@ class SimulationSummary:
     seconds: dict[str, float]
 
 
-def _tipline_traffic(plan: YearPlan, traffic: TiplineTraffic) -> Iterator[PlatformBatchItem]:
+@dataclass(frozen=True)
+class TiplineSplit:
+    """How each state's reports made available arrive: in the platforms' exports (the rest), as viral bundles,
+    through the public report form, or one call at a time through the platform interface."""
+
+    bundles: dict[str, int]
+    public: dict[str, int]
+    one_at_a_time: dict[str, int]
+
+
+def split_tipline(plan: YearPlan) -> TiplineSplit:
+    """Each state's share of public reports follows the national one; a few of its platform reports come one call
+    at a time; a viral bundle is made available to its state once, in the place of one individual report."""
+    bundles: dict[str, int] = {}
+    public: dict[str, int] = {}
+    one_at_a_time: dict[str, int] = {}
     for state, targets in sorted(plan.targets.items()):
-        # A viral bundle is made available to its state once: it takes the place of one individual report.
-        bundles = min(targets["tipline_reports_made_available"], VIRAL_BUNDLES_PER_STATE)
-        yield from traffic.for_state(state, targets["tipline_reports_made_available"] - bundles)
+        left = targets["tipline_reports_made_available"]
+        bundles[state] = min(left, VIRAL_BUNDLES_PER_STATE)
+        left -= bundles[state]
+        public[state] = min(left, round(targets["tipline_reports_made_available"] * PUBLIC_SHARE))
+        left -= public[state]
+        one_at_a_time[state] = min(left, ONE_AT_A_TIME)
+    return TiplineSplit(bundles=bundles, public=public, one_at_a_time=one_at_a_time)
+
+
+def _tipline_traffic(plan: YearPlan, traffic: TiplineTraffic, split: TiplineSplit) -> Iterator[PlatformBatchItem]:
+    for state, targets in sorted(plan.targets.items()):
+        bundles = split.bundles[state]
+        exported = targets["tipline_reports_made_available"] - bundles - split.public[state]
+        yield from traffic.for_state(state, exported - split.one_at_a_time[state])
         yield from traffic.viral(state, bundles)
         yield from traffic.boundary_noise(state)
     yield from traffic.international(plan.international_reports)
     yield from traffic.unlocated(plan.unlocated_reports)
 
 
-def _write_exports(plan: YearPlan, traffic: TiplineTraffic, rng: random.Random, folder: Path) -> dict[str, Path]:
+def _write_exports(
+    plan: YearPlan, traffic: TiplineTraffic, split: TiplineSplit, rng: random.Random, folder: Path
+) -> dict[str, Path]:
     """Each platform's batch export for the year, as an NDJSON file; part of a batch now and then twice (a
     platform that timed out sends it again). Returns the files by platform."""
     paths = {name: folder / f"{_slug(name)}.ndjson" for name in PLATFORMS}
     files = {name: path.open("wb") for name, path in paths.items()}
     recent: dict[str, list[bytes]] = {name: [] for name in PLATFORMS}
     try:
-        for item in _tipline_traffic(plan, traffic):
+        for item in _tipline_traffic(plan, traffic, split):
             files[item.platform].write(item.line + b"\n")
             batch = recent[item.platform]
             batch.append(item.line)
@@ -104,7 +137,8 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
         traffic = TiplineTraffic(year=plan.year, rng=rng)
         sent = duplicates = processed = 0
         with tempfile.TemporaryDirectory(prefix="tipline-exports-") as folder:
-            exports = _write_exports(plan, traffic, rng, Path(folder))
+            split = split_tipline(plan)
+            exports = _write_exports(plan, traffic, split, rng, Path(folder))
             lines = {name: _line_count(path) for name, path in exports.items()}
             filing = progress.add_task("tipline: bulk exports through release", total=sum(lines.values()))
             # The platforms' exports go through bulk intake exactly as `tipline import` sends them: each chunk
@@ -127,11 +161,21 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
                 sent += lines[name]
                 duplicates += summary.already_on_file
                 processed += summary.accepted
+        # Reports that arrive one at a time: the public's, through the report form, and a few of a platform's,
+        # through the platform interface. They wait in the pipeline's queue, which takes them through release.
+        calls = sum(split.public.values()) + sum(split.one_at_a_time.values()) + DRAFTS
+        one_by_one = progress.add_task("tipline: report form, one-call API", total=calls)
+        public = send_public_reports(store, by_state=split.public, rng=rng, fake=fake, year=plan.year)
+        progress.update(one_by_one, advance=public)
+        single = send_platform_reports(
+            store, platform=PLATFORMS[0], by_state=split.one_at_a_time, rng=rng, year=plan.year
+        )
+        progress.update(one_by_one, advance=single)
+        # Drafts come through the platform interface too: opened, never finished.
+        progress.update(one_by_one, advance=send_drafts(store, platform=PLATFORMS[0], year=plan.year, rng=rng))
+        sent += public + single
         lap("tipline filing")
-        # Whatever else is queued (nothing, normally) goes through the pipeline here.
         processed += pipeline.run(store, batch_size=BATCH, clock=simulated_clock)
-        # Drafts come through the platform interface, one call at a time, as a platform's client sends them.
-        send_drafts(store, platform=PLATFORMS[0], year=plan.year, rng=rng)
         with store.unit_of_work() as session:
             # The expiry sweep, as the served application runs it: drafts left open are expired.
             expire_stale(session=session, now=dt.datetime(plan.year + 1, 1, 1, tzinfo=dt.UTC))
