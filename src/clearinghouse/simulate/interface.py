@@ -1,7 +1,7 @@
-"""The simulation's platform client: reports opened one call at a time through the platform interface (`/ispws`),
-as a platform's own client sends them, over the served application in this process. The calls go through the
-application's whole HTTP side (routing, Basic authentication, body limits, schema validation, the XML answers)
-without a socket; the simulated time is the application's clock.
+"""The simulation's clients of the served application: reports sent one call at a time, through the platform
+interface (`/ispws`) as a platform's own client sends them and through the public report form, to the
+application in this process. The calls go through its whole HTTP side (routing, Basic authentication, body
+limits, schema validation, the answers) without a socket; the simulated time is the application's clock.
 
 Three kinds of report come this way:
 - reports a platform sends one at a time (`send_platform_reports`): opened with `submit` and `finish`ed;
@@ -34,21 +34,13 @@ DRAFTS = 12
 _XML = {"Content-Type": "text/xml; charset=utf-8"}
 _REPORT = (
     '<?xml version="1.0" encoding="UTF-8"?><report><incidentSummary>'
-    "<incidentType>Child Pornography (possession, manufacture, and distribution)</incidentType>"
-    "<incidentDateTime>{incident_at}</incidentDateTime></incidentSummary>"
-    "<reporter><reportingPerson><firstName>Trust</firstName><lastName>Safety</lastName>"
-    "<email>trust-and-safety@example.com</email></reportingPerson></reporter></report>"
-)
-
-
-_LOCATED_REPORT = (
-    '<?xml version="1.0" encoding="UTF-8"?><report><incidentSummary>'
     "<incidentType>{incident_type}</incidentType>"
     "<incidentDateTime>{incident_at}</incidentDateTime></incidentSummary>"
     "<reporter><reportingPerson><firstName>Trust</firstName><lastName>Safety</lastName>"
-    "<email>trust-and-safety@example.com</email></reportingPerson></reporter>"
+    "<email>trust-and-safety@example.com</email></reportingPerson></reporter>{victim}</report>"
+)
+_VICTIM_IN = (
     "<victim><victimPerson><address><state>{state}</state><country>US</country></address></victimPerson></victim>"
-    "</report>"
 )
 PUBLIC_INCIDENTS = (
     (IncidentType.ONLINE_ENTICEMENT, "Someone online keeps asking a child I know to send photos of themselves."),
@@ -113,10 +105,10 @@ def send_platform_reports(
                 for _ in range(count):
                     opened = _moment(year, rng)
                     context.clock = _at(opened)
-                    document = _LOCATED_REPORT.format(
+                    document = _REPORT.format(
                         incident_type=rng.choice(list(IncidentType)).value,
                         incident_at=_stamp(opened - dt.timedelta(hours=rng.randrange(1, 48))),
-                        state=state,
+                        victim=_VICTIM_IN.format(state=state),
                     )
                     submitted = await client.post("/ispws/submit", content=document.encode(), headers=_XML)
                     report_id = _report_id(_answer(submitted, "submit"))
@@ -180,7 +172,11 @@ def send_drafts(store: Store, *, platform: str, year: int, rng: random.Random) -
             for index in range(DRAFTS):
                 opened = dt.datetime(year, rng.randrange(1, 12), rng.randrange(1, 28), tzinfo=dt.UTC)
                 context.clock = _at(opened)
-                document = _REPORT.format(incident_at=_stamp(opened - dt.timedelta(hours=6)))
+                document = _REPORT.format(
+                    incident_type=IncidentType.CHILD_PORNOGRAPHY.value,
+                    incident_at=_stamp(opened - dt.timedelta(hours=6)),
+                    victim="",
+                )
                 submitted = await client.post("/ispws/submit", content=document.encode(), headers=_XML)
                 report_id = _report_id(_answer(submitted, "submit"))
                 context.clock = _at(opened + dt.timedelta(minutes=5))
