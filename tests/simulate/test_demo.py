@@ -21,7 +21,7 @@ from clearinghouse.impact.render import render_sheet_bytes
 from clearinghouse.simulate.interface import DRAFTS
 from clearinghouse.simulate.plan import plan_year
 from clearinghouse.simulate.run import simulate_year, split_tipline
-from clearinghouse.tipline.models import Release, Report, ReportSource, ReportStatus
+from clearinghouse.tipline.models import Classification, Release, Report, ReportSource, ReportStatus
 
 
 @pytest.mark.slow
@@ -65,6 +65,18 @@ def test_simulated_year_reproduces_every_seeded_state_figure(tmp_path: Path, sha
         # The public's reports came through the report form, and were made available like the platforms'.
         public = session.scalars(sa.select(Report.id).where(Report.source == ReportSource.PUBLIC)).all()
         assert len(public) == sum(split.public.values()) > 0
+        # Content already circulating makes reports informational in about the published shares (a quarter of
+        # the state task forces' reports, half of other countries'): the inputs are shaped, the rule decides.
+        in_us = (Report.country_code == "US").label("in_us")
+        mix = sa.select(in_us, Report.classification, sa.func.count()).where(Report.country_code.is_not(None))
+        counts = session.execute(mix.group_by(in_us, Report.classification)).all()
+        share = {
+            where: sum(n for us, kind, n in counts if us == where and kind == Classification.INFORMATIONAL)
+            / sum(n for us, _, n in counts if us == where)
+            for where in (True, False)
+        }
+        assert 0.18 < share[True] < 0.35, share
+        assert 0.40 < share[False] < 0.65, share
         released = session.scalar(
             sa.select(sa.func.count(sa.distinct(Release.report_id))).where(Release.report_id.in_(public))
         )

@@ -4,7 +4,9 @@ Every report carries only raw evidence (estimated locations, addresses, proxies,
 all); where it ends up is decided by the pipeline's locate step. Mess included: the same report sent twice
 (a retried batch), reports from the year before, reports filed minutes before New Year that are released in
 the next year, international and unlocatable reports, and viral items that a platform batches (bundled by the
-pipeline and made available once). Drafts that are retracted or left to expire are made in `simulate.run`.
+pipeline and made available once), and memes going round the platforms (each platform reports one once; after
+the first, its content has been seen before). Reports that arrive one call at a time, and drafts, are sent by
+`simulate.interface`.
 
 The lines are what a platform's export holds (`tipline.bulk.BulkLine`); they reach the store only through bulk
 intake. Each distinct document shape is validated once against `ReportIntake`; later reports of the shape
@@ -37,6 +39,16 @@ INCIDENT_WEIGHTS = (
 PLATFORMS = ("Example Social Network", "Example Video Sharing", "Example Messaging", "Example Cloud Storage")
 VIRAL_REASON = "VIRAL_POTENTIAL_MEME"
 _WHEN = "@@INCIDENT_AT@@"
+
+
+# Reports the clearinghouse made available in 2023 and classed informational, by recipient (its transparency
+# report): the state task forces 238,271 of 908,762, other countries 17,361,989 of 33,504,858. Informational is
+# mostly content already circulating: here, memes each platform reports once and the first platform to report
+# finds new (so three of every four meme reports are of content seen before, which the classify rule calls
+# informational). The shares shape the simulated inputs; what is informational is decided by the pipeline.
+SEEN_MEMES_PER_REPORT = len(PLATFORMS) - 1
+MEME_SHARE_STATE = 238_271 / 908_762 * len(PLATFORMS) / SEEN_MEMES_PER_REPORT
+MEME_SHARE_ABROAD = 17_361_989 / 33_504_858 * len(PLATFORMS) / SEEN_MEMES_PER_REPORT
 
 
 def processing_delay(received_at: dt.datetime) -> dt.timedelta:
@@ -72,6 +84,8 @@ class TiplineTraffic:
         self._serial = 0
         self._templates: dict[str, str] = {}
         self.start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+        self._meme: tuple[str, list[str]] | None = None
+        """The meme being passed around: its MD5 and the platforms that have yet to report it."""
 
     def _ref(self) -> str:
         self._serial += 1
@@ -180,10 +194,26 @@ class TiplineTraffic:
         )
         return PlatformBatchItem(platform or self.rng.choice(PLATFORMS), ref, at, line.encode())
 
+    def _circulating(self) -> tuple[str, list[dict[str, Any]]]:
+        """A platform and a meme it reports: each meme goes round every platform once (never twice on one
+        platform, where two reports of it would be bundled), so only its first report is of new content."""
+        if self._meme is None or not self._meme[1]:
+            platforms = list(PLATFORMS)
+            self.rng.shuffle(platforms)
+            self._meme = (f"{self.rng.getrandbits(128):032x}", platforms)
+        md5, platforms = self._meme
+        return platforms.pop(), [{"kind": "image", "md5": md5, "annotations": ["potentialMeme"]}]
+
+    def _located(self, evidence: dict[str, object], meme_share: float) -> PlatformBatchItem:
+        if self.rng.random() < meme_share:
+            platform, files = self._circulating()
+            return self._item(self._document(evidence), self._when(), platform=platform, files=files)
+        return self._item(self._document(evidence), self._when())
+
     def for_state(self, state: str, count: int) -> Iterator[PlatformBatchItem]:
-        """``count`` reports located in ``state`` and released within the year."""
+        """``count`` reports located in ``state`` and released within the year, some of them circulating memes."""
         for _ in range(count):
-            yield self._item(self._document(self._state_evidence(state)), self._when())
+            yield self._located(self._state_evidence(state), MEME_SHARE_STATE)
 
     def viral(self, state: str, bundles: int) -> Iterator[PlatformBatchItem]:
         """``bundles`` viral items of ``state``, each batched by its platform: 2 to 11 reports of one meme file,
@@ -228,7 +258,7 @@ class TiplineTraffic:
         for _ in range(count):
             country = self.rng.choice(INTERNATIONAL_COUNTRIES)
             evidence: dict[str, object] = {"reported_persons": [{"estimated_location": {"country_code": country}}]}
-            yield self._item(self._document(evidence), self._when())
+            yield self._located(evidence, MEME_SHARE_ABROAD)
 
     def unlocated(self, count: int) -> Iterator[PlatformBatchItem]:
         """Reports with no usable location: none at all, or only an IP address and no database to read it."""
