@@ -26,12 +26,12 @@ from clearinghouse.tipline.service import expire_stale
 
 BATCH = 5000
 VIRAL_BUNDLES_PER_STATE = 3
+"""Viral items each state gets, each a platform batch of several reports that counts once for the state."""
 PUBLIC_SHARE = 265_542 / 36_210_368
 """The share of the year's reports that members of the public made (2023: 265,542 of 36,210,368 reports, in the
 clearinghouse's transparency report): it shapes the simulated inputs, each state's figure is still counted."""
 ONE_AT_A_TIME = 3
 """Reports per state a platform sends one call at a time through the platform interface (escalations, say)."""
-"""Viral items each state gets, each a platform batch of several reports that counts once for the state."""
 BULK_PROCESSES = 2
 """Processes importing the exports, each parsing one chunk while the other stores its own (two cores)."""
 
