@@ -46,9 +46,9 @@ _WHEN = "@@INCIDENT_AT@@"
 # mostly content already circulating: here, memes each platform reports once and the first platform to report
 # finds new (so three of every four meme reports are of content seen before, which the classify rule calls
 # informational). The shares shape the simulated inputs; what is informational is decided by the pipeline.
-SEEN_MEMES_PER_REPORT = len(PLATFORMS) - 1
-MEME_SHARE_STATE = 238_271 / 908_762 * len(PLATFORMS) / SEEN_MEMES_PER_REPORT
-MEME_SHARE_ABROAD = 17_361_989 / 33_504_858 * len(PLATFORMS) / SEEN_MEMES_PER_REPORT
+SEEN_REPORTS_PER_MEME = len(PLATFORMS) - 1
+MEME_SHARE_STATE = 238_271 / 908_762 * len(PLATFORMS) / SEEN_REPORTS_PER_MEME
+MEME_SHARE_ABROAD = 17_361_989 / 33_504_858 * len(PLATFORMS) / SEEN_REPORTS_PER_MEME
 
 
 def processing_delay(received_at: dt.datetime) -> dt.timedelta:
