@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from clearinghouse.access.service import IssuedCredentials
 
 platforms_app = typer.Typer(
     help="Create and list reporting-platform accounts, and replace their secrets.", no_args_is_help=True
@@ -20,6 +26,27 @@ UrlOption = Annotated[
 ]
 
 
+def _issue(url: str | None, issue: Callable[[Session], IssuedCredentials], headline: str) -> None:
+    """Run ``issue`` in one unit of work and print the credentials it made (the secret this once), or the error."""
+    from clearinghouse.db.engine import open_store
+    from clearinghouse.errors import Conflict, InputError
+
+    store = open_store(url)
+    try:
+        with store.unit_of_work() as session:
+            issued = issue(session)
+    except (Conflict, InputError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        store.dispose()
+    # Plain echo, not rich: markup must never reinterpret characters of the secret.
+    typer.echo(headline.format(id=issued.account.id, name=issued.account.name))
+    typer.echo(f"username: {issued.username}")
+    typer.echo(f"secret:   {issued.secret}")
+    typer.echo("The secret is shown only now and cannot be recovered; store it in the platform's secret manager.")
+
+
 @platforms_app.command("add")
 def add_command(
     name: Annotated[str, typer.Argument(help="The platform's name, e.g. 'Example Chat'.")],
@@ -27,23 +54,12 @@ def add_command(
 ) -> None:
     """Create a platform account and print its credentials: the secret is shown this once, only its hash is kept."""
     from clearinghouse.access.service import create_platform
-    from clearinghouse.db.engine import open_store
-    from clearinghouse.errors import Conflict, InputError
 
-    store = open_store(url)
-    try:
-        with store.unit_of_work() as session:
-            issued = create_platform(session=session, name=name, actor="cli")
-    except (Conflict, InputError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
-    finally:
-        store.dispose()
-    # Plain echo, not rich: markup must never reinterpret characters of the secret.
-    typer.echo(f"platform account {issued.account.id} created for {issued.account.name!r}")
-    typer.echo(f"username: {issued.username}")
-    typer.echo(f"secret:   {issued.secret}")
-    typer.echo("The secret is shown only now and cannot be recovered; store it in the platform's secret manager.")
+    _issue(
+        url,
+        lambda session: create_platform(session=session, name=name, actor="cli"),
+        "platform account {id} created for {name!r}",
+    )
 
 
 @platforms_app.command("new-secret")
@@ -54,22 +70,12 @@ def new_secret_command(
     """Replace a platform account's secret and print the new one (shown this once): the old secret stops working,
     after at most a few minutes in a running server that verified it recently."""
     from clearinghouse.access.service import new_platform_secret
-    from clearinghouse.db.engine import open_store
-    from clearinghouse.errors import InputError
 
-    store = open_store(url)
-    try:
-        with store.unit_of_work() as session:
-            issued = new_platform_secret(session=session, name=name, actor="cli")
-    except InputError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
-    finally:
-        store.dispose()
-    typer.echo(f"new secret for platform account {issued.account.id} ({issued.account.name!r})")
-    typer.echo(f"username: {issued.username}")
-    typer.echo(f"secret:   {issued.secret}")
-    typer.echo("The secret is shown only now and cannot be recovered; store it in the platform's secret manager.")
+    _issue(
+        url,
+        lambda session: new_platform_secret(session=session, name=name, actor="cli"),
+        "new secret for platform account {id} ({name!r})",
+    )
 
 
 @platforms_app.command("list")
