@@ -19,7 +19,7 @@ import asyncio
 import datetime as dt
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 from faker import Faker
@@ -80,112 +80,113 @@ def _moment(year: int, rng: random.Random) -> dt.datetime:
     return start + dt.timedelta(seconds=rng.randrange(0, 363 * 86400))
 
 
-def _credentials(store: Store, platform: str) -> tuple[str, str]:
-    with store.unit_of_work() as session:
-        account = get_or_create_platform(session=session, name=platform)
-        # The simulation administers its own platforms: it gives this one a secret it knows.
-        issued = new_platform_secret(session=session, name=account.name, actor="simulation")
-    return issued.username, issued.secret
+class ServedApplication:
+    """The served application in this process, with the secret of the platform account the simulation sends as
+    (given once: the simulation administers its own platforms). Its clock is the simulated time."""
+
+    def __init__(self, store: Store, *, platform: str) -> None:
+        with store.unit_of_work() as session:
+            account = get_or_create_platform(session=session, name=platform)
+            issued = new_platform_secret(session=session, name=account.name, actor="simulation")
+        self.auth = (issued.username, issued.secret)
+        self.app = create_app(store)
+        self.context = self.app.state.context
+
+    def at(self, moment: dt.datetime) -> None:
+        """Move the application's clock to ``moment``."""
+        self.context.clock = lambda: moment
+
+    def calls(self, send: Callable[[httpx.AsyncClient], Awaitable[int]], *, as_platform: bool = True) -> int:
+        """Run ``send`` with a client of the application (authenticated as the platform, or as the public)."""
+
+        async def drive() -> int:
+            transport = httpx.ASGITransport(app=self.app)
+            auth = self.auth if as_platform else None
+            async with httpx.AsyncClient(transport=transport, base_url="http://simulation", auth=auth) as client:
+                return await send(client)
+
+        return asyncio.run(drive())
 
 
-def send_platform_reports(
-    store: Store, *, platform: str, by_state: dict[str, int], rng: random.Random, year: int
-) -> int:
+def send_platform_reports(served: ServedApplication, *, by_state: dict[str, int], rng: random.Random, year: int) -> int:
     """Send ``by_state[state]`` reports located in each state (the victim's address) through the platform
-    interface as ``platform``, each opened and finished at once; returns how many."""
-    auth = _credentials(store, platform)
-    app = create_app(store)
-    context = app.state.context
+    interface, each opened and finished at once; returns how many."""
 
-    async def drive() -> int:
+    async def send(client: httpx.AsyncClient) -> int:
         sent = 0
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://simulation", auth=auth) as client:
-            for state, count in sorted(by_state.items()):
-                for _ in range(count):
-                    opened = _moment(year, rng)
-                    context.clock = _at(opened)
-                    document = _REPORT.format(
-                        incident_type=rng.choice(list(IncidentType)).value,
-                        incident_at=_stamp(opened - dt.timedelta(hours=rng.randrange(1, 48))),
-                        victim=_VICTIM_IN.format(state=state),
-                    )
-                    submitted = await client.post("/ispws/submit", content=document.encode(), headers=_XML)
-                    report_id = _report_id(_answer(submitted, "submit"))
-                    context.clock = _at(opened + dt.timedelta(seconds=rng.randrange(5, 120)))
-                    _answer(await client.post("/ispws/finish", data={"id": report_id}), "finish")
-                    sent += 1
-        return sent
-
-    return asyncio.run(drive())
-
-
-def send_public_reports(store: Store, *, by_state: dict[str, int], rng: random.Random, fake: Faker, year: int) -> int:
-    """Send ``by_state[state]`` reports through the public report form, each naming a child in that state;
-    returns how many."""
-    app = create_app(store)
-    context = app.state.context
-
-    async def drive() -> int:
-        sent = 0
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://simulation") as client:
-            for state, count in sorted(by_state.items()):
-                for _ in range(count):
-                    received = _moment(year, rng)
-                    context.clock = _at(received)
-                    incident_type, description = rng.choice(PUBLIC_INCIDENTS)
-                    seen = max(received.date() - dt.timedelta(days=rng.randrange(0, 10)), dt.date(year, 1, 1))
-                    form = {
-                        "incident_type": incident_type.value,
-                        "description": description,
-                        "incident_date": seen.isoformat(),
-                        "state": state,
-                        "child_age": str(rng.randrange(8, 18)),
-                        "reporter_name": fake.first_name(),
-                        "reporter_email": fake.safe_email(),
-                    }
-                    answer = await client.post("/report", data=form)
-                    if answer.status_code != 201:
-                        raise InterfaceRefused(f"public form: HTTP {answer.status_code}: {answer.text[:300]}")
-                    sent += 1
-        return sent
-
-    return asyncio.run(drive())
-
-
-def _at(moment: dt.datetime) -> Callable[[], dt.datetime]:
-    return lambda: moment
-
-
-def send_drafts(store: Store, *, platform: str, year: int, rng: random.Random) -> int:
-    """Open `DRAFTS` reports through the platform interface as ``platform`` at moments of ``year``: a third
-    retracted five minutes later, a third given a file (harmless random bytes, hashed and dropped by the
-    interface), the rest left open. Returns how many were opened."""
-    auth = _credentials(store, platform)
-    app = create_app(store)
-    context = app.state.context
-
-    async def drive() -> int:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://simulation", auth=auth) as client:
-            for index in range(DRAFTS):
-                opened = dt.datetime(year, rng.randrange(1, 12), rng.randrange(1, 28), tzinfo=dt.UTC)
-                context.clock = _at(opened)
+        for state, count in sorted(by_state.items()):
+            for _ in range(count):
+                opened = _moment(year, rng)
+                served.at(opened)
                 document = _REPORT.format(
-                    incident_type=IncidentType.CHILD_PORNOGRAPHY.value,
-                    incident_at=_stamp(opened - dt.timedelta(hours=6)),
-                    victim="",
+                    incident_type=rng.choice(list(IncidentType)).value,
+                    incident_at=_stamp(opened - dt.timedelta(hours=rng.randrange(1, 48))),
+                    victim=_VICTIM_IN.format(state=state),
                 )
                 submitted = await client.post("/ispws/submit", content=document.encode(), headers=_XML)
                 report_id = _report_id(_answer(submitted, "submit"))
-                context.clock = _at(opened + dt.timedelta(minutes=5))
-                if index % 3 == 0:
-                    _answer(await client.post("/ispws/retract", data={"id": report_id}), "retract")
-                elif index % 3 == 1:
-                    content = rng.randbytes(2048)
-                    files = {"file": ("draft.bin", content, "application/octet-stream")}
-                    _answer(await client.post("/ispws/upload", data={"id": report_id}, files=files), "upload")
+                served.at(opened + dt.timedelta(seconds=rng.randrange(5, 120)))
+                _answer(await client.post("/ispws/finish", data={"id": report_id}), "finish")
+                sent += 1
+        return sent
+
+    return served.calls(send)
+
+
+def send_public_reports(
+    served: ServedApplication, *, by_state: dict[str, int], rng: random.Random, fake: Faker, year: int
+) -> int:
+    """Send ``by_state[state]`` reports through the public report form, each naming a child in that state;
+    returns how many."""
+
+    async def send(client: httpx.AsyncClient) -> int:
+        sent = 0
+        for state, count in sorted(by_state.items()):
+            for _ in range(count):
+                received = _moment(year, rng)
+                served.at(received)
+                incident_type, description = rng.choice(PUBLIC_INCIDENTS)
+                seen = max(received.date() - dt.timedelta(days=rng.randrange(0, 10)), dt.date(year, 1, 1))
+                form = {
+                    "incident_type": incident_type.value,
+                    "description": description,
+                    "incident_date": seen.isoformat(),
+                    "state": state,
+                    "child_age": str(rng.randrange(8, 18)),
+                    "reporter_name": fake.first_name(),
+                    "reporter_email": fake.safe_email(),
+                }
+                answer = await client.post("/report", data=form)
+                if answer.status_code != 201:
+                    raise InterfaceRefused(f"public form: HTTP {answer.status_code}: {answer.text[:300]}")
+                sent += 1
+        return sent
+
+    return served.calls(send, as_platform=False)
+
+
+def send_drafts(served: ServedApplication, *, year: int, rng: random.Random) -> int:
+    """Open `DRAFTS` reports through the platform interface at moments of ``year``: a third retracted five minutes
+    later, a third given a file (harmless random bytes, hashed and dropped by the interface), the rest left
+    open. Returns how many were opened."""
+
+    async def send(client: httpx.AsyncClient) -> int:
+        for index in range(DRAFTS):
+            opened = dt.datetime(year, rng.randrange(1, 12), rng.randrange(1, 28), tzinfo=dt.UTC)
+            served.at(opened)
+            document = _REPORT.format(
+                incident_type=IncidentType.CHILD_PORNOGRAPHY.value,
+                incident_at=_stamp(opened - dt.timedelta(hours=6)),
+                victim="",
+            )
+            submitted = await client.post("/ispws/submit", content=document.encode(), headers=_XML)
+            report_id = _report_id(_answer(submitted, "submit"))
+            served.at(opened + dt.timedelta(minutes=5))
+            if index % 3 == 0:
+                _answer(await client.post("/ispws/retract", data={"id": report_id}), "retract")
+            elif index % 3 == 1:
+                files = {"file": ("draft.bin", rng.randbytes(2048), "application/octet-stream")}
+                _answer(await client.post("/ispws/upload", data={"id": report_id}, files=files), "upload")
         return DRAFTS
 
-    return asyncio.run(drive())
+    return served.calls(send)

@@ -15,7 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from clearinghouse.access.service import get_or_create_platform
 from clearinghouse.db.engine import Store
-from clearinghouse.simulate.interface import DRAFTS, send_drafts, send_platform_reports, send_public_reports
+from clearinghouse.simulate.interface import (
+    DRAFTS,
+    ServedApplication,
+    send_drafts,
+    send_platform_reports,
+    send_public_reports,
+)
 from clearinghouse.simulate.plan import YearPlan
 from clearinghouse.simulate.programs import CaseWork, Directory
 from clearinghouse.simulate.tipline_feed import PLATFORMS, PlatformBatchItem, TiplineTraffic, simulated_clock
@@ -165,14 +171,13 @@ def simulate_year(store: Store, plan: YearPlan, *, seed: int = 2023, show_progre
         # through the platform interface. They wait in the pipeline's queue, which takes them through release.
         calls = sum(split.public.values()) + sum(split.one_at_a_time.values()) + DRAFTS
         one_by_one = progress.add_task("tipline: report form, one-call API", total=calls)
-        public = send_public_reports(store, by_state=split.public, rng=rng, fake=fake, year=plan.year)
+        served = ServedApplication(store, platform=PLATFORMS[0])
+        public = send_public_reports(served, by_state=split.public, rng=rng, fake=fake, year=plan.year)
         progress.update(one_by_one, advance=public)
-        single = send_platform_reports(
-            store, platform=PLATFORMS[0], by_state=split.one_at_a_time, rng=rng, year=plan.year
-        )
+        single = send_platform_reports(served, by_state=split.one_at_a_time, rng=rng, year=plan.year)
         progress.update(one_by_one, advance=single)
         # Drafts come through the platform interface too: opened, never finished.
-        progress.update(one_by_one, advance=send_drafts(store, platform=PLATFORMS[0], year=plan.year, rng=rng))
+        progress.update(one_by_one, advance=send_drafts(served, year=plan.year, rng=rng))
         sent += public + single
         lap("tipline filing")
         processed += pipeline.run(store, batch_size=BATCH, clock=simulated_clock)
