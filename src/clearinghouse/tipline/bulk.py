@@ -501,7 +501,6 @@ def _work_on_chunk(
             [o.report_id for o in stored],
             [o.created for o in stored],
         )
-        del stored, summary.stored
         gc.collect(0)
     return outcomes, summary.rejected
 
