@@ -32,6 +32,7 @@ from clearinghouse.tipline.content import UploadDigest, hash_upload
 from clearinghouse.tipline.models import FileKind, ReportSource
 from clearinghouse.tipline.service import ReportStateError
 from clearinghouse.tipline.wire import parse_file_details, parse_report, report_done_response, report_response
+from clearinghouse.tipline.wire_schemas import FileDetailsIntake, ReportIntake
 from clearinghouse.tipline.xmlsafe import ResponseCode, WireError, schema_bytes
 from clearinghouse.web.auth import PlatformPrincipal
 from clearinghouse.web.bodies import Form
@@ -99,9 +100,8 @@ async def xsd(platform: PlatformDep) -> Response:
     return xml(schema_bytes())
 
 
-def _submit(context: WebContext, platform: PlatformPrincipal, body: bytes) -> Response:
-    report_intake = parse_report(body, max_bytes=context.limits.xml_max_bytes)
-    with refusals(ResponseCode.SAVE_FAILED), context.store.session() as session, context.writing(session):
+def _submit(context: WebContext, platform: PlatformPrincipal, report_intake: ReportIntake) -> Response:
+    with refusals(ResponseCode.SAVE_FAILED), context.write_session() as session:
         report = intake.open_report(
             session=session,
             intake=report_intake,
@@ -115,7 +115,9 @@ def _submit(context: WebContext, platform: PlatformPrincipal, body: bytes) -> Re
 
 # The lifecycle calls authenticate and read their bodies by calling those dependencies themselves, in the order
 # FastAPI would (credentials first): resolving declared dependencies costs FastAPI more CPU per call than the
-# store's work, and these calls come thousands a second. Each opens its own store session in the work function.
+# store's work, and these calls come thousands a second. Documents are parsed and validated before the write work
+# is queued (`WebContext.write`), which opens its own store session: on SQLite the writes take turns, and nothing
+# that needs no turn should lengthen one.
 
 
 @router.post("/submit")
@@ -124,8 +126,9 @@ async def submit(request: Request) -> Response:
     platform = await require_platform(request)
     body = await document_body(request)
     context = get_context(request)
-    heavy = len(body) > INLINE_MAX_BYTES
-    return await context.run(partial(_submit, context, platform, body), heavy=heavy)
+    parse = partial(parse_report, body, max_bytes=context.limits.xml_max_bytes)
+    report_intake = await context.run(parse, heavy=len(body) > INLINE_MAX_BYTES)
+    return await context.write(partial(_submit, context, platform, report_intake))
 
 
 def _digest(content: bytes, filename: str | None) -> tuple[UploadDigest, FileKind]:
@@ -140,7 +143,7 @@ def _record_upload(
     digest: UploadDigest,
     kind: FileKind,
 ) -> Response:
-    with refusals(ResponseCode.UPLOAD_FAILED), context.store.session() as session, context.writing(session):
+    with refusals(ResponseCode.UPLOAD_FAILED), context.write_session() as session:
         file = intake.add_upload(
             session=session,
             report_id=report_id,
@@ -172,12 +175,11 @@ async def upload(request: Request) -> Response:
     digest, kind = await context.run(partial(_digest, content, part.filename or None), heavy=heavy)
     # The content is dropped here: from now on only its digest exists.
     del content
-    return await context.run(partial(_record_upload, context, platform, report_id, digest, kind))
+    return await context.write(partial(_record_upload, context, platform, report_id, digest, kind))
 
 
-def _fileinfo(context: WebContext, platform: PlatformPrincipal, body: bytes) -> Response:
-    details = parse_file_details(body, max_bytes=context.limits.xml_max_bytes)
-    with refusals(ResponseCode.UPDATE_FAILED), context.store.session() as session, context.writing(session):
+def _fileinfo(context: WebContext, platform: PlatformPrincipal, details: FileDetailsIntake) -> Response:
+    with refusals(ResponseCode.UPDATE_FAILED), context.write_session() as session:
         file = intake.describe_file(
             session=session, details=details, platform_id=platform.id, actor=platform.actor, at=context.clock()
         )
@@ -190,12 +192,13 @@ async def fileinfo(request: Request) -> Response:
     platform = await require_platform(request)
     body = await document_body(request)
     context = get_context(request)
-    heavy = len(body) > INLINE_MAX_BYTES
-    return await context.run(partial(_fileinfo, context, platform, body), heavy=heavy)
+    parse = partial(parse_file_details, body, max_bytes=context.limits.xml_max_bytes)
+    details = await context.run(parse, heavy=len(body) > INLINE_MAX_BYTES)
+    return await context.write(partial(_fileinfo, context, platform, details))
 
 
 def _finish(context: WebContext, platform: PlatformPrincipal, report_id: int) -> Response:
-    with refusals(ResponseCode.UPDATE_FAILED), context.store.session() as session, context.writing(session):
+    with refusals(ResponseCode.UPDATE_FAILED), context.write_session() as session:
         filed = intake.finish(
             session=session, report_id=report_id, platform_id=platform.id, actor=platform.actor, at=context.clock()
         )
@@ -209,11 +212,11 @@ async def finish(request: Request) -> Response:
     form = await small_form(request)
     context = get_context(request)
     report_id = form_report_id(form, request)
-    return await context.run(partial(_finish, context, platform, report_id))
+    return await context.write(partial(_finish, context, platform, report_id))
 
 
 def _retract(context: WebContext, platform: PlatformPrincipal, report_id: int) -> Response:
-    with refusals(ResponseCode.UPDATE_FAILED), context.store.session() as session, context.writing(session):
+    with refusals(ResponseCode.UPDATE_FAILED), context.write_session() as session:
         intake.retract(
             session=session, report_id=report_id, platform_id=platform.id, actor=platform.actor, at=context.clock()
         )
@@ -227,4 +230,4 @@ async def retract(request: Request) -> Response:
     form = await small_form(request)
     context = get_context(request)
     report_id = form_report_id(form, request)
-    return await context.run(partial(_retract, context, platform, report_id))
+    return await context.write(partial(_retract, context, platform, report_id))
