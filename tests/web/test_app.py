@@ -215,3 +215,55 @@ def test_clearinghouse_serve_runs_the_application(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=30)
     assert all_gone(helpers), "the pipeline process outlived the server"
+
+
+def listening_processes(port: int) -> set[int]:
+    """The processes holding a TCP socket that listens on `port` (Linux ``/proc``)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    holders: set[int] = set()
+    for descriptor in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            target = os.readlink(descriptor)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            holders.add(int(descriptor.parent.parent.name))
+    return holders
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading is Linux's")
+def test_serve_with_two_workers_gives_each_its_own_socket_and_they_die_with_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    added = CliRunner().invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
+    secret = next(line.split()[-1] for line in added.output.splitlines() if line.startswith("secret:"))
+    port = free_port()
+    command = Path(sys.executable).with_name("clearinghouse")
+    server = subprocess.Popen(
+        [str(command), "serve", "--url", url, "--port", str(port), "--workers", "2", "--no-access-log"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(listening_processes(port)) < 2:
+            assert server.poll() is None, "the server exited during start-up"
+            assert time.monotonic() < deadline, "two workers did not start listening"
+            time.sleep(0.2)
+        workers = listening_processes(port)
+        helpers = descendants(server.pid)
+        # Each worker listens on a socket of its own; the parent only holds the port.
+        assert len(workers) == 2
+        assert workers <= set(helpers)
+        assert server.pid not in workers
+        for _ in range(20):  # a new connection each time: the kernel spreads them over the workers
+            response = httpx.get(f"http://127.0.0.1:{port}/ispws/status", auth=("example-chat", secret))
+            assert b"<responseCode>0</responseCode>" in response.content
+    finally:
+        server.kill()  # even a killed parent takes its workers and its pipeline with it
+        server.wait(timeout=30)
+    assert all_gone(helpers), "a worker or the pipeline outlived the server"

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import httpx
@@ -97,11 +97,15 @@ def audited(store: Store, action: str) -> list[str]:
 
 
 def queue_while_held(
-    live: LiveServer, store: Store, auth: tuple[str, str], calls: list[tuple[str, dict[str, Any]]]
+    live: LiveServer,
+    store: Store,
+    auth: tuple[str, str],
+    calls: list[tuple[str, dict[str, Any]]],
+    holder: AbstractContextManager[Any] | None = None,
 ) -> list[httpx.Response]:
     """Send `calls` at once while the turn is held elsewhere; let go once all of them wait in the queue."""
     outcome: list[Any] = []
-    with other_worker_writing(store):
+    with holder if holder is not None else other_worker_writing(store):
         sender = asyncio.new_event_loop()
         task = sender.create_task(post_all(live, auth, calls))
         thread = threading.Thread(target=lambda: outcome.append(sender.run_until_complete(task)))
@@ -128,6 +132,14 @@ def test_work_queued_while_another_worker_writes_runs_in_one_turn(
         stored = session.scalars(sa.select(Report.id).where(Report.status == ReportStatus.OPEN)).all()
     assert sorted(stored) == sorted(report_ids)
     assert sorted(audited(store, "report.opened")) == sorted(str(report_id) for report_id in report_ids)
+
+
+def test_work_waits_for_a_request_thread_of_its_own_worker_that_writes(live: LiveServer, store: Store) -> None:
+    """A synchronous endpoint (JSON API, public form) writing in a pooled thread holds the worker's own lock."""
+    auth = add_platform(store, "Threaded Chat")
+    calls = [("submit", {"content": report_document(), "headers": XML}) for _ in range(3)]
+    responses = queue_while_held(live, store, auth, calls, holder=live.context.store.turn.thread_lock)
+    assert len({report_id_of(response) for response in responses}) == 3
 
 
 def test_a_refusal_among_queued_work_undoes_nothing_else_and_stores_nothing_twice(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from clearinghouse.db.turns import WriteTurn, sqlite_file
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -69,6 +71,9 @@ class Store:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        sqlite = self.engine.dialect.name == "sqlite"
+        self.turn = WriteTurn(active=sqlite, database=sqlite_file(self.engine.url.database) if sqlite else None)
+        """The turn the writers of an SQLite file take (`db.turns`); inactive on PostgreSQL."""
 
     @property
     def dialect(self) -> str:
@@ -85,19 +90,21 @@ class Store:
 
         ``exclusive``: take the store's write turn at the start (`take_write_lock`), so that everything the block
         reads stays current until it commits (on SQLite the driver otherwise begins a transaction at the first
-        write, and reads before it see whatever was committed at the time).
+        write, and reads before it see whatever was committed at the time). On an SQLite file the turn of
+        `db.turns` is taken first, so that the other writers wait for it without SQLite's sleeps.
         """
-        session = self._sessions()
-        try:
-            if exclusive:
-                take_write_lock(session)
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self.turn.held() if exclusive else nullcontext():
+            session = self._sessions()
+            try:
+                if exclusive:
+                    take_write_lock(session)
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     def upgrade(self) -> None:
         """Apply every migration not yet applied."""

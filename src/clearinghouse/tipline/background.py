@@ -10,23 +10,19 @@ behind would go on writing to a store whose server is gone.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
-import sys
 from multiprocessing.context import SpawnContext
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 
+from clearinghouse.children import die_with_parent
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.ipgeo import configured_resolver
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.matching import KnownContentBanks, Matcher
 from clearinghouse.tipline.pipeline import Clock, wall_clock
 
-PR_SET_PDEATHSIG = 1
-"""Linux ``prctl`` option: the signal this process gets when its parent dies."""
 POLL_SECONDS = 0.2
 """How long the follower waits for more work when the queue is empty and intake is still going."""
 
@@ -35,18 +31,6 @@ def _context() -> SpawnContext:
     # Not fork: the parent has threads (a progress display, a parsing pool) whose locks a forked child would copy.
     # Not the fork server either: its children keep it alive, so they could not tell when the parent has died.
     return multiprocessing.get_context("spawn")
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (``PR_SET_PDEATHSIG``); elsewhere, nothing (the loop
-    also notices a new parent)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return
 
 
 class _Halt(Exception):
@@ -87,7 +71,7 @@ def follow_queue(
     """Process the queue until ``stop`` is set and a pass that started after it finds nothing left; leave after
     the batch in progress when ``halt`` is set or the process ``parent`` (which started this one) is gone. IP
     addresses are placed with the configured MaxMind database, if any."""
-    _die_with_parent()
+    die_with_parent()
     if niceness:
         os.nice(niceness)
     store = Store(url)

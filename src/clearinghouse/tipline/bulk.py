@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from multiprocessing.context import BaseContext
 from multiprocessing.sharedctypes import Synchronized
@@ -258,7 +259,9 @@ def numbered_lines(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
 
 
 Transaction = Callable[[], AbstractContextManager[Session]]
-"""Opens one write transaction: committed when the block ends normally, rolled back on an error."""
+"""Opens one write transaction: committed when the block ends normally, rolled back on an error. The import's
+are exclusive (`Store.unit_of_work`): on an SQLite file a server's writers then wait for a chunk in the store's
+write turn, without SQLite's sleeps."""
 
 
 def store_chunk(
@@ -359,7 +362,7 @@ def import_lines(
 
         def store_parsed(chunk_size: int, parsed: list[ParsedLine]) -> None:
             store_chunk(
-                store.unit_of_work,
+                partial(store.unit_of_work, exclusive=True),
                 platform_id=platform_id,
                 actor=actor,
                 parsed=parsed,
@@ -486,7 +489,7 @@ def _work_on_chunk(
         summary = BulkSummary()
         with worker.turns.turn(number):
             store_chunk(
-                worker.store.unit_of_work,
+                partial(worker.store.unit_of_work, exclusive=True),
                 platform_id=platform_id,
                 actor=actor,
                 parsed=parsed,

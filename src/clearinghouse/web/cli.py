@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,7 +16,12 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=1, max=65535)] = 8000,
     workers: Annotated[
-        int, typer.Option("--workers", help="Worker processes (each keeps its own credential cache).", min=1)
+        int,
+        typer.Option(
+            "--workers",
+            help="Worker processes, each with its own credential cache (on Linux, and its own listening socket).",
+            min=1,
+        ),
     ] = 1,
     url: Annotated[
         str | None,
@@ -44,13 +49,14 @@ def serve_command(
 
     from clearinghouse.db.engine import open_store
     from clearinghouse.tipline.background import BackgroundPipeline
+    from clearinghouse.web.workers import reuse_port_available, serve_workers
 
     # Migrate and seed once, before any worker starts, so workers never race each other doing it.
     store = open_store(url)
     store.dispose()
-    # Small batches: on SQLite a batch holds the write lock while it decides, and requests wait for it. A lower CPU
-    # priority: answering platforms comes first (measured: more reports a second and a lower p99 than without,
-    # although a pipeline starved while holding the lock could keep a request waiting).
+    # Small batches: on SQLite a batch holds the write turn while it decides, and requests wait for it. A lower CPU
+    # priority: answering platforms comes first (measured against the same priority: as many reports a second, as
+    # low a p99, and the pipeline kept up; docs/intake.md).
     follower = BackgroundPipeline(store.url, batch_size=SERVED_BATCH, niceness=SERVED_NICENESS) if pipeline else None
     if url is not None:
         # Workers are separate processes that build the app from the settings: hand them the same store.
@@ -59,17 +65,20 @@ def serve_command(
     if follower is not None:
         follower.start()
         typer.echo("the tipline pipeline follows the queue in its own process")
+    options: dict[str, Any] = {
+        "app": "clearinghouse.web.app:create_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "timeout_keep_alive": timeout_keep_alive,
+        "log_level": "info",
+    }
     try:
-        uvicorn.run(
-            "clearinghouse.web.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=access_log,
-            timeout_keep_alive=timeout_keep_alive,
-            log_level="info",
-        )
+        if workers > 1 and reuse_port_available():
+            serve_workers(options, workers)
+        else:
+            uvicorn.run(**options, workers=workers)
     finally:
         if follower is not None:
             follower.close()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -36,11 +36,6 @@ EXPIRY_SWEEP_SECONDS = 300.0
 
 T = TypeVar("T")
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: SQLite's own busy handler alone serialises the writers
-    fcntl = None  # type: ignore[assignment]
-
 
 @dataclass
 class Limits:
@@ -61,35 +56,14 @@ class WebContext:
     clock: Callable[[], dt.datetime] = utcnow
     """Tests replace it to move time forward (report expiry)."""
     expiry_sweep_seconds: float = EXPIRY_SWEEP_SECONDS
-    _write_lock: threading.Lock = field(default_factory=threading.Lock)
-    _file_lock: tuple[int, int] | None = None
-    """(process id, descriptor of the SQLite file) for the lock the worker processes take turns by."""
     _queued: deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = field(default_factory=deque)
     """Write work waiting for this worker's next turn (SQLite; see `write`)."""
     _draining: asyncio.Task[None] | None = None
     _turn_holder: int | None = None
     """The thread that holds the turn for queued work: its `writing` blocks take no lock of their own."""
     _shared: Session | None = None
+    _turn_waiter: ThreadPoolExecutor | None = None
     """The transaction of the turn being run, while it runs its work together (see `_run_turn`)."""
-
-    def _writer_turn(self) -> int | None:
-        """A descriptor to `flock` so that the worker processes' SQLite writes take turns, or None.
-
-        Without it a worker that finds the database locked by another sleeps in SQLite's busy handler, by
-        steps of 1, 2, 5, 10 ... 100 ms, while the one it waits for finishes in well under a millisecond; a
-        `flock` waiter wakes as soon as the lock is free. `flock` locks do not touch the POSIX locks SQLite
-        takes on the same file, and the descriptor stays open for the life of the process (closing one would
-        drop SQLite's locks). Opened per process: a descriptor inherited across `fork` would share the lock.
-        """
-        if fcntl is None or self.store.dialect != "sqlite":
-            return None
-        pid = os.getpid()
-        if self._file_lock is None or self._file_lock[0] != pid:
-            database = self.store.engine.url.database
-            if not database or database == ":memory:" or database.startswith("file:") or not os.path.exists(database):
-                return None
-            self._file_lock = (pid, os.open(database, os.O_RDONLY | os.O_CLOEXEC))
-        return self._file_lock[1]
 
     @contextmanager
     def writing(self, session: Session) -> Iterator[Session]:
@@ -97,12 +71,12 @@ class WebContext:
 
         SQLite has one writer at a time, and Python's driver opens its transaction only at the first write,
         after the reads that decided it; two requests changing one report could each act on what the other
-        was about to change. On SQLite the write transactions of a worker therefore take turns (costing no
-        throughput, since SQLite would serialise them anyway), and so do those of the worker processes, through
-        a `flock` on the database file (see `_writer_turn`); PostgreSQL runs them concurrently.
+        was about to change. On SQLite the write transactions therefore take the store's write turn
+        (`db.turns`: a lock among the threads of the worker, a `flock` among the processes), costing no
+        throughput since SQLite would serialise them anyway; PostgreSQL runs them concurrently.
         """
         if self._turn_holder == threading.get_ident():
-            # Queued work run by `_drain`, which already holds both locks for it.
+            # Queued work run by `_drain`, which already holds the turn for it.
             try:
                 yield session
                 session.commit()
@@ -110,20 +84,13 @@ class WebContext:
                 session.rollback()
                 raise
             return
-        guard = self._write_lock if self.store.dialect == "sqlite" else nullcontext()
-        with guard:
-            turn = self._writer_turn()
-            if turn is not None:
-                fcntl.flock(turn, fcntl.LOCK_EX)
+        with self.store.turn.held():
             try:
                 yield session
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
-            finally:
-                if turn is not None:
-                    fcntl.flock(turn, fcntl.LOCK_UN)
 
     async def write(self, work: Callable[[], T]) -> T:
         """Run a handler's write work, which takes its session from `write_session`; returns its result.
@@ -173,7 +140,7 @@ class WebContext:
                     self._run_turn([(work, future) for work, future in taken if not future.done()])
                 finally:
                     self._turn_holder = None
-                    self._give_turn()
+                    self.store.turn.give()
                 await asyncio.sleep(0)  # answer and read what arrived during the turn before the next one
         except BaseException:
             while self._queued:
@@ -221,30 +188,25 @@ class WebContext:
         return results
 
     async def _take_turn(self) -> None:
-        """This worker's own write lock, then the processes' `flock`: without blocking, else waiting in a thread.
+        """The store's write turn: without blocking if it is free, else waiting in a thread.
 
-        Should the task be cancelled while a thread waits (only when the server stops), the lock that thread
-        then obtains is released when the process exits.
+        The waits use a thread of their own, never the pool that runs requests: were every pooled thread a
+        request waiting for the turn this task is about to hold, a wait queued behind them would never run.
+        Should the task be cancelled while that thread waits (only when the server stops), the lock it then
+        obtains is released when the process exits.
         """
-        if not self._write_lock.acquire(blocking=False):
-            await run_in_threadpool(self._write_lock.acquire)
-        turn = self._writer_turn()
-        if turn is None:
-            return
+        turn = self.store.turn
+        loop = asyncio.get_running_loop()
+        if self._turn_waiter is None:
+            self._turn_waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-turn")
+        if not turn.thread_lock.acquire(blocking=False):
+            await loop.run_in_executor(self._turn_waiter, turn.thread_lock.acquire)
         try:
-            fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                await run_in_threadpool(fcntl.flock, turn, fcntl.LOCK_EX)
-            except BaseException:
-                self._write_lock.release()
-                raise
-
-    def _give_turn(self) -> None:
-        turn = self._writer_turn()
-        if turn is not None:
-            fcntl.flock(turn, fcntl.LOCK_UN)
-        self._write_lock.release()
+            if not turn.take_file(blocking=False):
+                await loop.run_in_executor(self._turn_waiter, turn.take_file)
+        except BaseException:
+            turn.thread_lock.release()
+            raise
 
     async def run(self, work: Callable[[], T], *, heavy: bool = False) -> T:
         """Run a handler's blocking part that writes nothing (parsing, hashing): inline or in a thread.
