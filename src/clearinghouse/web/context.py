@@ -62,8 +62,9 @@ class WebContext:
     _turn_holder: int | None = None
     """The thread that holds the turn for queued work: its `writing` blocks take no lock of their own."""
     _shared: Session | None = None
-    _turn_waiter: ThreadPoolExecutor | None = None
     """The transaction of the turn being run, while it runs its work together (see `_run_turn`)."""
+    _turn_waiter: ThreadPoolExecutor | None = None
+    """The thread that waits for the turn while the event loop goes on (see `_take_turn`)."""
 
     @contextmanager
     def writing(self, session: Session) -> Iterator[Session]:
@@ -158,19 +159,25 @@ class WebContext:
         Should one piece fail (a refusal, a store failure), nothing of the turn is kept and every piece runs
         again alone, so that each request gets the answer it would have had by itself.
         """
-        if len(pending) > 1:
-            results = self._together([work for work, _ in pending])
-            if results is not None:
-                for (_, future), result in zip(pending, results, strict=True):
+        try:
+            if len(pending) > 1:
+                results = self._together([work for work, _ in pending])
+                if results is not None:
+                    for (_, future), result in zip(pending, results, strict=True):
+                        future.set_result(result)
+                    return
+            for work, future in pending:
+                try:
+                    result = work()
+                except Exception as error:  # the request's own failure, raised where it awaits
+                    future.set_exception(error)
+                else:
                     future.set_result(result)
-                return
-        for work, future in pending:
-            try:
-                result = work()
-            except Exception as error:  # the request's own failure, raised where it awaits
-                future.set_exception(error)
-            else:
-                future.set_result(result)
+        except BaseException:  # the process is stopping: no request of the turn is left waiting
+            for _, future in pending:
+                if not future.done():
+                    future.cancel()
+            raise
 
     def _together(self, works: list[Callable[[], Any]]) -> list[Any] | None:
         """The results of `works` run in one committed transaction, or None, with nothing written, if any failed."""
