@@ -192,3 +192,31 @@ def test_concurrent_lifecycle_calls_on_either_store(any_store: Store) -> None:
             sa.select(sa.func.count()).select_from(Report).where(Report.status == ReportStatus.FINISHED)
         )
     assert finished == 16
+
+
+def test_a_store_failure_in_a_turn_fails_only_the_calls_it_touches(
+    live: LiveServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New reports cannot be stored (a trigger stands in for a failing disk): each submit is answered 1100 and
+    stores nothing, and the finish queued in the same turn still files its report, once."""
+    auth = add_platform(store, "Failing Chat")
+    with httpx.Client(base_url=live.ispws, auth=auth) as http:
+        existing = report_id_of(http.post("submit", content=report_document(), headers=XML))
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER no_new_reports BEFORE INSERT ON tipline_reports BEGIN SELECT RAISE(ABORT, 'full'); END"
+        )
+    log = TurnLog(live, monkeypatch)
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("submit", {"content": report_document(), "headers": XML}),
+        ("finish", {"data": {"id": str(existing)}}),
+        ("submit", {"content": report_document(), "headers": XML}),
+    ]
+    responses = queue_while_held(live, store, auth, calls)
+    assert [code_of(response) for response in responses] == [ResponseCode.SAVE_FAILED, 0, ResponseCode.SAVE_FAILED]
+    assert "<reportId>" not in responses[0].text
+    assert log.turns == [(3, False)]
+    with store.session() as session:
+        assert session.scalars(sa.select(Report.id)).all() == [existing]
+    assert audited(store, "report.finished") == [str(existing)]
+    assert audited(store, "report.opened") == [str(existing)]
