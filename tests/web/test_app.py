@@ -267,3 +267,17 @@ def test_serve_with_two_workers_gives_each_its_own_socket_and_they_die_with_it(t
         server.kill()  # even a killed parent takes its workers and its pipeline with it
         server.wait(timeout=30)
     assert all_gone(helpers), "a worker or the pipeline outlived the server"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading is Linux's")
+def test_serve_with_workers_gives_up_on_workers_that_cannot_start() -> None:
+    from uvicorn.config import STARTUP_FAILURE
+
+    from clearinghouse.web.workers import serve_workers
+
+    options = {"app": "tests.web.no_such_module:app", "host": "127.0.0.1", "port": 0, "log_level": "critical"}
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as stopped:
+        serve_workers(options, 2)
+    assert stopped.value.code == STARTUP_FAILURE
+    assert time.monotonic() - started < 60

@@ -220,3 +220,23 @@ def test_a_store_failure_in_a_turn_fails_only_the_calls_it_touches(
         assert session.scalars(sa.select(Report.id)).all() == [existing]
     assert audited(store, "report.finished") == [str(existing)]
     assert audited(store, "report.opened") == [str(existing)]
+
+
+def test_a_turn_that_cannot_be_had_answers_each_waiting_call_and_the_next_turn_runs(
+    live: LiveServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = add_platform(store, "Unlucky Chat")
+
+    def broken(*, blocking: bool = True) -> bool:
+        raise OSError(24, "Too many open files")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store.turn, "take_file", broken)
+        calls = [("submit", {"content": report_document(), "headers": XML}) for _ in range(3)]
+        responses = asyncio.run(post_all(live, auth, calls))
+    # The application's answer to the unexpected (code 1000), never a bare 500; nothing stored.
+    assert [code_of(response) for response in responses] == [1000, 1000, 1000]
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
+    with httpx.Client(base_url=live.ispws, auth=auth) as http:
+        assert report_id_of(http.post("submit", content=report_document(), headers=XML)) > 0

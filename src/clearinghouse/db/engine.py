@@ -85,15 +85,18 @@ class Store:
         return self._sessions()
 
     @contextmanager
-    def unit_of_work(self, *, exclusive: bool = False) -> Iterator[Session]:
+    def unit_of_work(self, *, exclusive: bool = False, turn: bool = False) -> Iterator[Session]:
         """One transaction: committed when the block ends normally, rolled back on any error.
 
         ``exclusive``: take the store's write turn at the start (`take_write_lock`), so that everything the block
         reads stays current until it commits (on SQLite the driver otherwise begins a transaction at the first
         write, and reads before it see whatever was committed at the time). On an SQLite file the turn of
         `db.turns` is taken first, so that the other writers wait for it without SQLite's sleeps.
+
+        ``turn``: take only that turn of an SQLite file (implied by ``exclusive``; nothing on PostgreSQL), for
+        writes that decide nothing from their reads but should not keep other writers sleeping.
         """
-        with self.turn.held() if exclusive else nullcontext():
+        with self.turn.held() if exclusive or turn else nullcontext():
             session = self._sessions()
             try:
                 if exclusive:

@@ -53,12 +53,18 @@ class WriteTurn:
             return False
         return True
 
-    def give(self) -> None:
-        """Give the turn back: the processes' lock, then the thread lock."""
+    def give_file(self) -> None:
+        """Give the processes' lock back."""
         descriptor = self._descriptor()
         if descriptor is not None:
             fcntl.flock(descriptor, fcntl.LOCK_UN)
-        self.thread_lock.release()
+
+    def give(self) -> None:
+        """Give the turn back: the processes' lock, then the thread lock."""
+        try:
+            self.give_file()
+        finally:
+            self.thread_lock.release()
 
     @contextmanager
     def held(self) -> Iterator[None]:

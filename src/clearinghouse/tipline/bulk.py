@@ -259,9 +259,9 @@ def numbered_lines(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
 
 
 Transaction = Callable[[], AbstractContextManager[Session]]
-"""Opens one write transaction: committed when the block ends normally, rolled back on an error. The import's
-are exclusive (`Store.unit_of_work`): on an SQLite file a server's writers then wait for a chunk in the store's
-write turn, without SQLite's sleeps."""
+"""Opens one write transaction: committed when the block ends normally, rolled back on an error. An import's
+take the SQLite file's write turn (`Store.unit_of_work`): a server's writers then wait for a chunk without
+SQLite's sleeps. (A chunk stored with processing also takes the store's write lock, `onepass`.)"""
 
 
 def store_chunk(
@@ -362,7 +362,7 @@ def import_lines(
 
         def store_parsed(chunk_size: int, parsed: list[ParsedLine]) -> None:
             store_chunk(
-                partial(store.unit_of_work, exclusive=True),
+                partial(store.unit_of_work, turn=True),
                 platform_id=platform_id,
                 actor=actor,
                 parsed=parsed,
@@ -489,7 +489,7 @@ def _work_on_chunk(
         summary = BulkSummary()
         with worker.turns.turn(number):
             store_chunk(
-                partial(worker.store.unit_of_work, exclusive=True),
+                partial(worker.store.unit_of_work, turn=True),
                 platform_id=platform_id,
                 actor=actor,
                 parsed=parsed,

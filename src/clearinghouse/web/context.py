@@ -37,6 +37,16 @@ EXPIRY_SWEEP_SECONDS = 300.0
 T = TypeVar("T")
 
 
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    """End a waiting call with `error`, or cancel it if `error` stops the process rather than the call."""
+    if future.done():
+        return
+    if isinstance(error, Exception):
+        future.set_exception(error)
+    else:
+        future.cancel()
+
+
 @dataclass
 class Limits:
     """Body size limits, in bytes."""
@@ -130,7 +140,11 @@ class WebContext:
         """Take turns, running the queued work, until the queue is empty."""
         try:
             while self._queued:
-                await self._take_turn()
+                try:
+                    await self._take_turn()
+                except Exception as error:  # no turn to be had (the lock file failed): every waiting call fails
+                    self._fail_queued(error)
+                    continue
                 self._turn_holder = threading.get_ident()
                 try:
                     # What was queued when the turn began, and no more than a turn's worth: new work waits for
@@ -143,13 +157,18 @@ class WebContext:
                     self._turn_holder = None
                     self.store.turn.give()
                 await asyncio.sleep(0)  # answer and read what arrived during the turn before the next one
-        except BaseException:
-            while self._queued:
-                _, future = self._queued.popleft()
-                future.cancel()
+        except BaseException as error:
+            self._fail_queued(error)
             raise
         finally:
             self._draining = None
+
+    def _fail_queued(self, error: BaseException) -> None:
+        """End every call still waiting: with `error` (answered as the error middleware answers it), or
+        cancelled when the process is stopping."""
+        while self._queued:
+            _, future = self._queued.popleft()
+            _fail(future, error)
 
     def _run_turn(self, pending: list[tuple[Callable[[], Any], asyncio.Future[Any]]]) -> None:
         """Run the turn's work in one transaction; if any of it fails, undo all and run each in its own.
@@ -173,10 +192,12 @@ class WebContext:
                     future.set_exception(error)
                 else:
                     future.set_result(result)
-        except BaseException:  # the process is stopping: no request of the turn is left waiting
+        except Exception as error:  # the turn itself failed (not one piece): its requests fail, the next turn runs
             for _, future in pending:
-                if not future.done():
-                    future.cancel()
+                _fail(future, error)
+        except BaseException as error:  # the process is stopping: no request of the turn is left waiting
+            for _, future in pending:
+                _fail(future, error)
             raise
 
     def _together(self, works: list[Callable[[], Any]]) -> list[Any] | None:
@@ -199,20 +220,27 @@ class WebContext:
 
         The waits use a thread of their own, never the pool that runs requests: were every pooled thread a
         request waiting for the turn this task is about to hold, a wait queued behind them would never run.
-        Should the task be cancelled while that thread waits (only when the server stops), the lock it then
-        obtains is released when the process exits.
         """
         turn = self.store.turn
-        loop = asyncio.get_running_loop()
-        if self._turn_waiter is None:
-            self._turn_waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-turn")
         if not turn.thread_lock.acquire(blocking=False):
-            await loop.run_in_executor(self._turn_waiter, turn.thread_lock.acquire)
+            await self._wait(turn.thread_lock.acquire, turn.thread_lock.release)
         try:
             if not turn.take_file(blocking=False):
-                await loop.run_in_executor(self._turn_waiter, turn.take_file)
+                await self._wait(turn.take_file, turn.give_file)
         except BaseException:
             turn.thread_lock.release()
+            raise
+
+    async def _wait(self, take: Callable[[], object], give: Callable[[], None]) -> None:
+        """Wait in the turn's thread until `take` returns. Cancelled meanwhile (the server is stopping), the
+        thread still gets what it waits for, so it is given back then (`give`) rather than held for good."""
+        if self._turn_waiter is None:
+            self._turn_waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-turn")
+        waiting = self._turn_waiter.submit(take)
+        try:
+            await asyncio.wrap_future(waiting)
+        except asyncio.CancelledError:
+            waiting.add_done_callback(lambda done: give() if done.exception() is None else None)
             raise
 
     async def run(self, work: Callable[[], T], *, heavy: bool = False) -> T:

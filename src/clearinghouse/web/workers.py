@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import sys
-import threading
+import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
@@ -25,10 +25,14 @@ from uvicorn.config import STARTUP_FAILURE
 from clearinghouse.children import die_with_parent
 from clearinghouse.logs import get_logger
 
-CHECK_SECONDS = 1.0
+CHECK_SECONDS = 0.5
 """How often the parent looks for a worker process that has ended (and starts another in its place)."""
 STOP_SECONDS = 30.0
-"""How long a worker gets to finish the requests in hand once told to stop, before it is killed."""
+"""How long the workers get to finish the requests in hand once told to stop, before they are killed."""
+START_SECONDS = 10.0
+"""A worker that ends sooner than this after its start counts as one that could not start."""
+FAILED_STARTS = 3
+"""Workers in a row that could not start before the parent gives up."""
 
 log = get_logger("clearinghouse.web")
 
@@ -66,49 +70,54 @@ def _worker(options: dict[str, Any], parent: int) -> None:
 def serve_workers(options: dict[str, Any], workers: int) -> None:
     """Serve with `workers` processes until SIGINT or SIGTERM; `options` are `uvicorn.Config`'s arguments.
 
-    A worker that ends is replaced, unless it could not start (then all stop, with uvicorn's start-up failure
-    status). The parent binds the port first, without listening on it: a port already taken fails at once, and
-    no other program can take it while a worker is being replaced.
+    A worker that ends is replaced. One that could not start (uvicorn's start-up failure status, or ending
+    within `START_SECONDS` of its start `FAILED_STARTS` times in a row) stops them all, with uvicorn's start-up
+    failure status. The parent binds the port first, without listening on it: a port already taken fails at
+    once, and no other program can take it while a worker is being replaced.
     """
     reserved = _port_socket(options["host"], options["port"])
     options = {**options, "port": reserved.getsockname()[1]}
     spawn = multiprocessing.get_context("spawn")
-    stopping = threading.Event()
+    stop_signals: list[int] = []
 
-    def stop(_signal: int, _frame: FrameType | None) -> None:
-        stopping.set()
+    def stop(number: int, _frame: FrameType | None) -> None:
+        # Only a flag: a handler that took a lock could wait forever for the main thread it interrupted.
+        stop_signals.append(number)
 
-    def started() -> BaseProcess:
+    def started() -> tuple[BaseProcess, float]:
         process = spawn.Process(target=_worker, args=(options, os.getpid()), name="clearinghouse-web")
         process.start()
-        return process
+        return process, time.monotonic()
 
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
-    processes: list[BaseProcess] = []
-    failed = False
+    processes: list[tuple[BaseProcess, float]] = []
+    failed_starts = 0
     try:
         processes = [started() for _ in range(workers)]
-        while not stopping.wait(CHECK_SECONDS):
-            for index, process in enumerate(processes):
-                if process.is_alive():
+        while not stop_signals and failed_starts < FAILED_STARTS:
+            time.sleep(CHECK_SECONDS)
+            for index, (process, since) in enumerate(processes):
+                if process.is_alive() or stop_signals:
                     continue
                 if process.exitcode == STARTUP_FAILURE:
-                    failed = True
-                    stopping.set()
+                    failed_starts = FAILED_STARTS
                     break
+                failed_starts = failed_starts + 1 if time.monotonic() - since < START_SECONDS else 0
                 log.warning("a worker process ended; starting another", pid=process.pid, exitcode=process.exitcode)
                 processes[index] = started()
     finally:
-        for process in processes:
+        for process, _ in processes:
             if process.is_alive():
                 process.terminate()
-        for process in processes:
-            process.join(STOP_SECONDS)
+        deadline = time.monotonic() + STOP_SECONDS
+        for process, _ in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join()
         reserved.close()
         for number, handler in previous.items():
             signal.signal(number, handler)
-    if failed:
+    if failed_starts >= FAILED_STARTS:
+        log.error("a worker process could not start; stopping")
         raise SystemExit(STARTUP_FAILURE)
