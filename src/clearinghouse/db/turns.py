@@ -35,11 +35,12 @@ class WriteTurn:
     def _descriptor(self) -> int | None:
         """The descriptor to `flock`, opened once per process and kept open: closing any descriptor of the file
         would drop SQLite's own locks on it, and one inherited across `fork` would share the lock."""
+        pid = os.getpid()
+        if self._file is not None and self._file[0] == pid:
+            return self._file[1]
         if fcntl is None or self.database is None or not os.path.exists(self.database):
             return None
-        pid = os.getpid()
-        if self._file is None or self._file[0] != pid:
-            self._file = (pid, os.open(self.database, os.O_RDONLY | os.O_CLOEXEC))
+        self._file = (pid, os.open(self.database, os.O_RDONLY | os.O_CLOEXEC))
         return self._file[1]
 
     def take_file(self, *, blocking: bool = True) -> bool:
