@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="Largest XML (or JSON) request document accepted; a longer body is refused unread.",
     )
 
+    public_reports_per_hour: int = Field(
+        default=20,
+        ge=0,
+        description="Reports the public form takes from one network address in an hour, per server worker; 0: any.",
+    )
+
     @model_validator(mode="after")
     def _refuse_development_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:

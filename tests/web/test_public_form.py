@@ -110,3 +110,23 @@ def test_an_anonymous_minimal_report_is_accepted(live: LiveServer, store: Store)
     assert response.status_code == 201
     (report,) = reports(store)
     assert report.location_evidence == []
+
+
+def test_a_flood_from_one_address_is_held_back_with_the_answers_kept(store: Store) -> None:
+    from clearinghouse.web.app import create_app
+    from tests.web.live import serve
+
+    with serve(create_app(store, public_reports_per_hour=3)) as live:
+        filed = [httpx.post(f"{live.url}/report", data=GOOD).status_code for _ in range(3)]
+        held = httpx.post(f"{live.url}/report", data={**GOOD, "description": "The fourth report, kept in the form."})
+    assert filed == [201, 201, 201]
+    assert held.status_code == 429
+    # Said plainly, with when to try again, the person's answers still in the form, and nothing stored.
+    wait = int(held.headers["Retry-After"])
+    assert 3000 < wait <= 3600
+    html = unescape(held.text)
+    assert "Your report has not been sent yet" in html
+    assert "send it again in 60 minutes" in html or "send it again in 59 minutes" in html
+    assert "The fourth report, kept in the form." in html
+    assert "call 911" in html
+    assert len(reports(store)) == 3

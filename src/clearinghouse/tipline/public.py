@@ -10,6 +10,7 @@ way: the child's state or ZIP code becomes the victim's address.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 
@@ -226,15 +227,24 @@ def intake_from_form(values: dict[str, str], *, today: dt.date) -> ReportIntake:
         raise FormProblem("description", f"could not be accepted ({error.error_count()} problems)") from None
 
 
-def _page(request: Request, values: dict[str, str], problem: FormProblem | None = None) -> Response:
+def _page(
+    request: Request, values: dict[str, str], problem: FormProblem | None = None, *, wait_seconds: int = 0
+) -> Response:
+    """The form with `values` filled in, naming the `problem` if any; or, with `wait_seconds`, saying that the
+    report was held back by the flood guard and when to send it again (HTTP 429, with Retry-After)."""
     context = {
         "choices": INCIDENT_CHOICES,
         "states": STATES,
         "values": {name: values.get(name, "") for name in FIELDS},
         "labels": FIELD_LABELS,
         "problem": problem,
+        "wait_minutes": math.ceil(wait_seconds / 60),
         "today": utcnow().date().isoformat(),
     }
+    if wait_seconds:
+        response = templates.TemplateResponse(request, "report_form.html", context, status_code=429)
+        response.headers["Retry-After"] = str(wait_seconds)
+        return response
     status = 200 if problem is None else 422
     return templates.TemplateResponse(request, "report_form.html", context, status_code=status)
 
@@ -249,6 +259,11 @@ def report_form(request: Request) -> Response:
 def file_report(request: Request, form: SmallFormDep, session: SessionDep, context: ContextDep) -> Response:
     """File the report and confirm it with its reference number, or show the form again naming the problem."""
     values = _values(form)
+    throttle = context.public_throttle
+    address = request.client.host if request.client is not None else "unknown"
+    if throttle is not None and not throttle.allow(address):
+        # Nothing is stored; the person's answers come back in the form, to send again later.
+        return _page(request, values, wait_seconds=throttle.seconds_until_allowed(address))
     now = context.clock()
     try:
         report_intake = intake_from_form(values, today=now.date())

@@ -18,6 +18,7 @@ from clearinghouse.logs import get_logger
 from clearinghouse.tipline import bulk_api, ispws, json_api, public, service
 from clearinghouse.web.context import Limits, WebContext
 from clearinghouse.web.errors import install_error_handling
+from clearinghouse.web.throttle import Throttle
 
 log = get_logger("clearinghouse.web")
 
@@ -40,12 +41,18 @@ async def _sweep_forever(context: WebContext) -> None:
             log.info("expired open reports", count=expired)
 
 
-def create_app(store: Store | None = None) -> FastAPI:
-    """The web application over `store` (default: the configured store, which must already be migrated)."""
+def create_app(store: Store | None = None, *, public_reports_per_hour: int | None = None) -> FastAPI:
+    """The web application over `store` (default: the configured store, which must already be migrated).
+
+    `public_reports_per_hour`: how many reports the public form takes from one address in an hour (default:
+    the settings'; 0: any number).
+    """
     settings = get_settings()
+    per_hour = settings.public_reports_per_hour if public_reports_per_hour is None else public_reports_per_hour
     context = WebContext(
         store=store if store is not None else Store(settings.resolved_database_url),
         limits=Limits(xml_max_bytes=settings.xml_max_bytes),
+        public_throttle=Throttle("public report", per_hour) if per_hour > 0 else None,
     )
 
     @asynccontextmanager

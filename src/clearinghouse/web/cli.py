@@ -33,6 +33,13 @@ def serve_command(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log one line per request (method, path, status).")
     ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Addresses of the reverse proxies whose X-Forwarded-For names the client (default 127.0.0.1).",
+        ),
+    ] = None,
     pipeline: Annotated[
         bool,
         typer.Option(
@@ -74,6 +81,8 @@ def serve_command(
         "timeout_keep_alive": timeout_keep_alive,
         "log_level": "info",
     }
+    if forwarded_allow_ips is not None:
+        options["forwarded_allow_ips"] = forwarded_allow_ips
     try:
         if workers > 1 and reuse_port_available():
             serve_workers(options, workers)

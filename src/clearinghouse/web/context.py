@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from clearinghouse.db.base import utcnow
 from clearinghouse.db.engine import Store
 from clearinghouse.web.auth import CredentialCache
+from clearinghouse.web.throttle import Throttle
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 """Largest `/upload` body: the file is held in memory while it is hashed, so this bounds a worker's memory."""
@@ -66,6 +67,8 @@ class WebContext:
     clock: Callable[[], dt.datetime] = utcnow
     """Tests replace it to move time forward (report expiry)."""
     expiry_sweep_seconds: float = EXPIRY_SWEEP_SECONDS
+    public_throttle: Throttle | None = None
+    """How many reports the public form takes from one address (none: any number)."""
     _queued: deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = field(default_factory=deque)
     """Write work waiting for this worker's next turn (SQLite; see `write`)."""
     _draining: asyncio.Task[None] | None = None
