@@ -86,3 +86,57 @@ def test_a_bad_manifest_is_refused_by_line(app: typer.Typer, agency_id: AgencyId
 def test_review_of_an_unknown_submission_fails(app: typer.Typer) -> None:
     result = run(app, "review", "4242", code=1)
     assert "4242" in result.stderr
+
+
+def test_identify_marks_the_series_and_its_entries_in_the_series_bank(
+    app: typer.Typer, seeded: Store, agency_id: AgencyId, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    from clearinghouse.access.models import AuditEvent
+    from clearinghouse.hashing.models import BankEntry, HashBank
+    from clearinghouse.victim_id.models import SERIES_BANK
+
+    manifest = tmp_path / "case.json"
+    manifest.write_text(world.vics_manifest(), encoding="utf-8")
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    submitted = json.loads(run(app, "submit", str(manifest), "--agency", agency, "--case", "C-3").stdout)
+    run(app, "review", str(submitted["submission_id"]))
+    waiting = json.loads(run(app, "queue").stdout)
+    file_id = next(item["file_id"] for item in waiting["files"] if item["md5"] == md5(9))
+    run(app, "queue", "--open-series", "SER-NEW", "--file", str(file_id))
+
+    def flags(series: str) -> dict[str, list[bool | None]]:
+        with seeded.session() as session:
+            rows = session.execute(
+                sa.select(HashBank.name, BankEntry.victim_identified)
+                .join(HashBank, HashBank.id == BankEntry.bank_id)
+                .where(BankEntry.series == series)
+                .order_by(HashBank.name)
+            )
+            found: dict[str, list[bool | None]] = {}
+            for bank, flag in rows:
+                found.setdefault(bank, []).append(flag)
+            return found
+
+    assert flags("SER-NEW") == {SERIES_BANK: [False]}
+    answer = json.loads(run(app, "identify", "REF-77", "--series", "SER-NEW", "--at", "2024-03-01T10:00:00Z").stdout)
+    assert (answer["series"], answer["series_status"]) == ("SER-NEW", "identified")
+    assert flags("SER-NEW") == {SERIES_BANK: [True]}
+    with seeded.session() as session:
+        detail = session.scalars(
+            sa.select(AuditEvent.detail)
+            .where(AuditEvent.subject_type == "vid_series", AuditEvent.action == "identified")
+            .order_by(AuditEvent.id)
+        ).all()[-1]
+    assert detail is not None
+    assert detail["bank_entries_marked"] == 1
+    # Other banks' flags are their sources' to set: identifying SER-TR-1 leaves the "Known" and "Series" banks be.
+    before = flags("SER-TR-1")
+    run(app, "identify", "REF-78", "--series", "SER-TR-1")
+    assert flags("SER-TR-1") == before
+    # Refusals: a reference recorded twice, an unknown series, a time that is not a time or not yet past.
+    run(app, "identify", "REF-77", "--series", "SER-NEW", code=1)
+    run(app, "identify", "REF-79", "--series", "SER-NONE", code=1)
+    assert "identified_at" in run(app, "identify", "REF-80", "--at", "yesterday", code=2).stderr
+    run(app, "identify", "REF-81", "--at", "2999-01-01T00:00:00Z", code=2)

@@ -215,6 +215,57 @@ def queue_command(
     _echo_json(result)
 
 
+@vid_app.command("identify")
+def identify_command(
+    reference: Annotated[str, typer.Argument(help="The identification's reference (no name of the child).")],
+    series_code: Annotated[
+        str | None, typer.Option("--series", help="Code of the registered series whose child this is.")
+    ] = None,
+    identified_at: Annotated[
+        str | None,
+        typer.Option("--at", help="When the child was identified (ISO 8601 with a time zone); default: now."),
+    ] = None,
+    agency: Annotated[int | None, typer.Option("--agency", help="Id of the identifying agency.")] = None,
+    actor: ActorOption = "cli",
+    url: UrlOption = None,
+) -> None:
+    """Record a child's identification; the series becomes identified, and so do its entries in the series bank."""
+    import datetime as dt
+
+    from pydantic import ValidationError
+
+    from clearinghouse.victim_id import service
+    from clearinghouse.victim_id.schemas import IdentificationCreate
+
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            series = service.get_series_by_code(session=session, code=series_code) if series_code else None
+            try:
+                data = IdentificationCreate(
+                    reference=reference,
+                    identified_at=identified_at or dt.datetime.now(dt.UTC),
+                    series_id=series.id if series is not None else None,
+                    identifying_agency_id=agency,
+                )
+            except ValidationError as error:
+                problem = error.errors()[0]
+                raise InputError(str(problem["loc"][0]), problem["msg"], identified_at) from None
+            identification = service.record_identification(session=session, data=data, actor=actor)
+            result = {
+                "identification_id": identification.id,
+                "reference": identification.reference,
+                "identified_at": identification.identified_at.isoformat(),
+                "series": series.code if series is not None else None,
+                "series_status": str(series.status) if series is not None else None,
+            }
+    except ClearinghouseError as error:
+        raise _fail(error) from error
+    finally:
+        store.dispose()
+    _echo_json(result)
+
+
 @vid_app.command("export")
 def export_command(
     year: Annotated[int, typer.Option("--year", "-y", help="Calendar year (UTC) of the quarter.")],

@@ -47,6 +47,10 @@ class Submission(IdMixin, CreatedMixin, Base):
     review_completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
+SERIES_BANK = "vid-series"
+"""The hashing program's bank that analysts' series decisions go into (`victim_id.queue`); created on first use."""
+
+
 class Series(IdMixin, CreatedMixin, Base):
     """A series of imagery depicting the same child; the child may or may not be identified yet."""
 

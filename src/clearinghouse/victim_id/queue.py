@@ -32,6 +32,7 @@ from clearinghouse.validation import check_page
 from clearinghouse.victim_id import service
 from clearinghouse.victim_id.manifest import ManifestFile
 from clearinghouse.victim_id.models import (
+    SERIES_BANK,
     FileSeries,
     LinkSource,
     QueueItem,
@@ -44,8 +45,6 @@ from clearinghouse.victim_id.models import (
 from clearinghouse.victim_id.review import SERIES_CATEGORY
 from clearinghouse.victim_id.schemas import SeriesCreate
 
-SERIES_BANK = "vid-series"
-"""The bank analysts' series decisions go into; created on first use."""
 SERIES_BANK_SOURCE = "victim-identification analysts"
 _CHUNK = 500
 

@@ -24,10 +24,18 @@ from clearinghouse.errors import Conflict, InputError, NotFound, require_aware, 
 from clearinghouse.geo import service as geo_service
 from clearinghouse.geo.jurisdictions import UnknownJurisdiction, find_state
 from clearinghouse.geo.models import Agency
+from clearinghouse.hashing.models import BankEntry, HashBank
 from clearinghouse.validation import check_page as _check_page
 from clearinghouse.validation import coerce_enum as _enum
 from clearinghouse.validation import require_row
-from clearinghouse.victim_id.models import Identification, Series, SeriesStatus, Submission, SubmissionStatus
+from clearinghouse.victim_id.models import (
+    SERIES_BANK,
+    Identification,
+    Series,
+    SeriesStatus,
+    Submission,
+    SubmissionStatus,
+)
 from clearinghouse.victim_id.schemas import IdentificationCreate, SeriesCreate, SubmissionCreate
 
 SUBMISSION = "vid_submission"
@@ -232,8 +240,25 @@ def record_identification(*, session: Session, data: IdentificationCreate, actor
     _audit(session, actor, "recorded", IDENTIFICATION, identification.id, detail)
     if series is not None and series.status is not SeriesStatus.IDENTIFIED:
         series.status = SeriesStatus.IDENTIFIED
-        _audit(session, actor, "identified", SERIES, series.id, {"identification_id": identification.id})
+        marked = _mark_bank_identified(session, series.code)
+        detail = {"identification_id": identification.id, "bank": SERIES_BANK, "bank_entries_marked": marked}
+        _audit(session, actor, "identified", SERIES, series.id, detail)
     return identification
+
+
+def _mark_bank_identified(session: Session, code: str) -> int:
+    """Mark the clearinghouse's own series bank's entries of series `code` as showing an identified child, so
+    that the bank says so where it is exported; returns how many changed. Other banks' flags are their sources'
+    to set. (The review decides from the series' status, not from this flag.)"""
+    bank_id = sa.select(HashBank.id).where(HashBank.name == SERIES_BANK).scalar_subquery()
+    statement = (
+        sa.update(BankEntry)
+        .where(BankEntry.bank_id == bank_id, BankEntry.series == code, BankEntry.victim_identified.is_not(True))
+        .values(victim_identified=True)
+        .execution_options(synchronize_session=False)
+    )
+    changed: int = session.execute(statement).rowcount  # type: ignore[attr-defined]
+    return changed
 
 
 def get_identification(*, session: Session, identification_id: int) -> Identification:
