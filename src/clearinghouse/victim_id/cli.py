@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +55,19 @@ def _open(url: str | None) -> Any:
     from clearinghouse.db.engine import open_store
 
     return open_store(url)
+
+
+@contextmanager
+def _unit_of_work(url: str | None) -> Iterator[Any]:
+    """One unit of work on the store (`Store.unit_of_work`); a refusal ends the command with its message."""
+    store = _open(url)
+    try:
+        with store.unit_of_work() as session:
+            yield session
+    except ClearinghouseError as error:
+        raise _fail(error) from error
+    finally:
+        store.dispose()
 
 
 def _echo_json(value: Any) -> None:
@@ -107,15 +122,9 @@ def submit_command(
         for row in error.errors:
             typer.echo(f"{file}: line {row.line}: {row.reason}", err=True)
         raise _fail(f"{file}: {len(error.errors)} bad record(s); nothing was stored") from error
-    store = _open(url)
-    try:
-        with store.unit_of_work() as session:
-            submission = submit_manifest(session=session, agency_id=agency, case_number=case, files=files, actor=actor)
-            result = {"submission_id": submission.id, "status": str(submission.status), "files": submission.file_count}
-    except ClearinghouseError as error:
-        raise _fail(error) from error
-    finally:
-        store.dispose()
+    with _unit_of_work(url) as session:
+        submission = submit_manifest(session=session, agency_id=agency, case_number=case, files=files, actor=actor)
+        result = {"submission_id": submission.id, "status": str(submission.status), "files": submission.file_count}
     _echo_json(result)
 
 
@@ -128,14 +137,8 @@ def review_command(
     """Review a submission: sort every file into the four series categories, queue the unrecognised, complete it."""
     from clearinghouse.victim_id.review import run_review
 
-    store = _open(url)
-    try:
-        with store.unit_of_work() as session:
-            summary = run_review(session=session, submission_id=submission_id, actor=actor)
-    except ClearinghouseError as error:
-        raise _fail(error) from error
-    finally:
-        store.dispose()
+    with _unit_of_work(url) as session:
+        summary = run_review(session=session, submission_id=submission_id, actor=actor)
     _echo_json(summary.model_dump(mode="json"))
 
 
@@ -154,14 +157,8 @@ def report_command(
 
     if report_format is ReportFormat.PDF and out is None:
         raise _fail("a PDF needs --out FILE")
-    store = _open(url)
-    try:
-        with store.unit_of_work() as session:
-            report = build_report(session=session, submission_id=submission_id, actor=actor)
-    except ClearinghouseError as error:
-        raise _fail(error) from error
-    finally:
-        store.dispose()
+    with _unit_of_work(url) as session:
+        report = build_report(session=session, submission_id=submission_id, actor=actor)
     _write(report_pdf(report) if report_format is ReportFormat.PDF else report_json(report), out)
     if out is not None:
         typer.echo(f"report of submission {submission_id} written to {out}", err=True)
@@ -189,29 +186,23 @@ def queue_command(
         raise _fail("give --open-series or --attach-series, not both")
     if (open_series or attach_series) and not file_ids:
         raise _fail("name the files with --file ID (repeatable)")
-    store = _open(url)
-    try:
-        with store.unit_of_work() as session:
-            if open_series:
-                series = queue.open_series_from_queue(
-                    session=session, code=open_series, file_ids=file_ids or [], actor=actor
-                )
-                result: Any = {"series": series.code, "opened": True, "waiting": queue.count_waiting(session=session)}
-            elif attach_series:
-                count = queue.attach_to_series(
-                    session=session, code=attach_series, file_ids=file_ids or [], actor=actor
-                )
-                result = {"series": attach_series, "files": count, "waiting": queue.count_waiting(session=session)}
-            else:
-                waiting = queue.list_waiting(session=session, limit=limit)
-                result = {
-                    "waiting": queue.count_waiting(session=session),
-                    "files": [item.model_dump(mode="json") for item in waiting],
-                }
-    except ClearinghouseError as error:
-        raise _fail(error) from error
-    finally:
-        store.dispose()
+    with _unit_of_work(url) as session:
+        if open_series:
+            series = queue.open_series_from_queue(
+                session=session, code=open_series, file_ids=file_ids or [], actor=actor
+            )
+            result: Any = {"series": series.code, "opened": True, "waiting": queue.count_waiting(session=session)}
+        elif attach_series:
+            count = queue.attach_to_series(
+                session=session, code=attach_series, file_ids=file_ids or [], actor=actor
+            )
+            result = {"series": attach_series, "files": count, "waiting": queue.count_waiting(session=session)}
+        else:
+            waiting = queue.list_waiting(session=session, limit=limit)
+            result = {
+                "waiting": queue.count_waiting(session=session),
+                "files": [item.model_dump(mode="json") for item in waiting],
+            }
     _echo_json(result)
 
 
@@ -237,32 +228,26 @@ def identify_command(
     from clearinghouse.victim_id import service
     from clearinghouse.victim_id.schemas import IdentificationCreate
 
-    store = _open(url)
-    try:
-        with store.unit_of_work() as session:
-            series = service.get_series_by_code(session=session, code=series_code) if series_code else None
-            try:
-                data = IdentificationCreate(
-                    reference=reference,
-                    identified_at=identified_at or dt.datetime.now(dt.UTC),
-                    series_id=series.id if series is not None else None,
-                    identifying_agency_id=agency,
-                )
-            except ValidationError as error:
-                problem = error.errors()[0]
-                raise InputError(str(problem["loc"][0]), problem["msg"], identified_at) from None
-            identification = service.record_identification(session=session, data=data, actor=actor)
-            result = {
-                "identification_id": identification.id,
-                "reference": identification.reference,
-                "identified_at": identification.identified_at.isoformat(),
-                "series": series.code if series is not None else None,
-                "series_status": str(series.status) if series is not None else None,
-            }
-    except ClearinghouseError as error:
-        raise _fail(error) from error
-    finally:
-        store.dispose()
+    with _unit_of_work(url) as session:
+        series = service.get_series_by_code(session=session, code=series_code) if series_code else None
+        try:
+            data = IdentificationCreate(
+                reference=reference,
+                identified_at=identified_at or dt.datetime.now(dt.UTC),
+                series_id=series.id if series is not None else None,
+                identifying_agency_id=agency,
+            )
+        except ValidationError as error:
+            problem = error.errors()[0]
+            raise InputError(str(problem["loc"][0]), problem["msg"], identified_at) from None
+        identification = service.record_identification(session=session, data=data, actor=actor)
+        result = {
+            "identification_id": identification.id,
+            "reference": identification.reference,
+            "identified_at": identification.identified_at.isoformat(),
+            "series": series.code if series is not None else None,
+            "series_status": str(series.status) if series is not None else None,
+        }
     _echo_json(result)
 
 
@@ -280,14 +265,8 @@ def export_command(
     """Write where each identified series' files were found in a quarter, for victim-notification programs."""
     from clearinghouse.victim_id import export
 
-    store = _open(url)
-    try:
-        with store.unit_of_work() as session:
-            lines = export.distribution(session=session, year=year, quarter=quarter, actor=actor)
-    except ClearinghouseError as error:
-        raise _fail(error) from error
-    finally:
-        store.dispose()
+    with _unit_of_work(url) as session:
+        lines = export.distribution(session=session, year=year, quarter=quarter, actor=actor)
     text = export.to_csv(lines) if export_format is ExportFormat.CSV else export.to_json(lines, year, quarter)
     _write(text, out)
 

@@ -8,7 +8,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -89,16 +89,9 @@ class WebContext:
         (`db.turns`: a lock among the threads of the worker, a `flock` among the processes), costing no
         throughput since SQLite would serialise them anyway; PostgreSQL runs them concurrently.
         """
-        if self._turn_holder == threading.get_ident():
-            # Queued work run by `_drain`, which already holds the turn for it.
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            return
-        with self.store.turn.held():
+        # Queued work run by `_drain` comes here holding the turn already.
+        in_turn = self._turn_holder == threading.get_ident()
+        with nullcontext() if in_turn else self.store.turn.held():
             try:
                 yield session
                 session.commit()
