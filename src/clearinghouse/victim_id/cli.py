@@ -193,9 +193,7 @@ def queue_command(
             )
             result: Any = {"series": series.code, "opened": True, "waiting": queue.count_waiting(session=session)}
         elif attach_series:
-            count = queue.attach_to_series(
-                session=session, code=attach_series, file_ids=file_ids or [], actor=actor
-            )
+            count = queue.attach_to_series(session=session, code=attach_series, file_ids=file_ids or [], actor=actor)
             result = {"series": attach_series, "files": count, "waiting": queue.count_waiting(session=session)}
         else:
             waiting = queue.list_waiting(session=session, limit=limit)
