@@ -140,3 +140,18 @@ def test_identify_marks_the_series_and_its_entries_in_the_series_bank(
     run(app, "identify", "REF-79", "--series", "SER-NONE", code=1)
     assert "identified_at" in run(app, "identify", "REF-80", "--at", "yesterday", code=2).stderr
     run(app, "identify", "REF-81", "--at", "2999-01-01T00:00:00Z", code=2)
+
+
+def test_queue_closes_files_without_a_series(app: typer.Typer, agency_id: AgencyId, tmp_path: Path) -> None:
+    manifest = tmp_path / "case.json"
+    manifest.write_text(world.vics_manifest(), encoding="utf-8")
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    submitted = json.loads(run(app, "submit", str(manifest), "--agency", agency, "--case", "C-4").stdout)
+    run(app, "review", str(submitted["submission_id"]))
+    waiting = json.loads(run(app, "queue").stdout)
+    file_id = str(waiting["files"][0]["file_id"])
+    closed = json.loads(run(app, "queue", "--no-series", "not a child: verified adult", "--file", file_id).stdout)
+    assert closed == {"series": None, "closed": 1, "waiting": waiting["waiting"] - 1}
+    run(app, "queue", "--no-series", "again", "--file", file_id, code=1)
+    run(app, "queue", "--no-series", "", "--file", str(waiting["files"][1]["file_id"]), code=2)
+    run(app, "queue", "--no-series", "why", "--open-series", "SER-X", "--file", file_id, code=2)

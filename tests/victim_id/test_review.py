@@ -20,6 +20,7 @@ from clearinghouse.victim_id.models import (
     FileCategory,
     FileSeries,
     QueueItem,
+    QueueState,
     Series,
     SeriesStatus,
     SubmissionFile,
@@ -184,3 +185,47 @@ def test_queue_refuses_unknown_files_and_a_file_of_another_series(
         queue.attach_to_series(session=session, code="SER-ID-1", file_ids=[file_id], actor="a")
     with seeded.unit_of_work() as session:
         assert queue.count_waiting(session=session) == 3
+
+
+def test_queue_closes_files_without_a_series_with_their_copies_and_the_reason(
+    seeded: Store, built: world.World, agency_id: AgencyId
+) -> None:
+    import sqlalchemy as sa
+
+    from clearinghouse.access.models import AuditEvent
+    from clearinghouse.errors import InputError
+    from clearinghouse.hashing.models import BankEntry
+
+    first = world.submit(seeded, agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    _review(seeded, first.id)
+    second = world.submit(seeded, agency_id("OR", AgencyKind.ICAC_TASK_FORCE), case="B-2", numbers=(9, 10, 11))
+    _review(seeded, second.id)
+    with seeded.unit_of_work() as session:
+        by_md5 = {(item.submission_id, item.md5): item.file_id for item in queue.list_waiting(session=session)}
+        entries_before = session.scalar(sa.select(sa.func.count()).select_from(BankEntry))
+    with seeded.unit_of_work() as session, pytest.raises(InputError, match="reason"):
+        queue.close_without_series(session=session, file_ids=[by_md5[first.id, md5(9)]], reason=" ", actor="a")
+    with seeded.unit_of_work() as session:
+        closed = queue.close_without_series(
+            session=session, file_ids=[by_md5[first.id, md5(9)]], reason="adult, verified", actor="analyst"
+        )
+        # The copy of file 9 in the second submission is closed with it; nothing goes into a bank.
+        assert closed == 2
+        assert queue.count_waiting(session=session) == 4
+        assert session.scalar(sa.select(sa.func.count()).select_from(BankEntry)) == entries_before
+    with seeded.unit_of_work() as session, pytest.raises(Conflict, match="already resolved"):
+        queue.close_without_series(session=session, file_ids=[by_md5[first.id, md5(9)]], reason="again", actor="a")
+    with seeded.session() as session:
+        events = session.execute(
+            sa.select(AuditEvent.subject_id, AuditEvent.detail).where(AuditEvent.action == "closed_without_series")
+        ).all()
+        items = session.scalars(sa.select(QueueItem).where(QueueItem.state == QueueState.RESOLVED)).all()
+    copies = sorted([by_md5[first.id, md5(9)], by_md5[second.id, md5(9)]])
+    assert sorted(int(subject) for subject, _ in events) == copies
+    assert all(detail == {"reason": "adult, verified"} for _, detail in events)
+    assert all(item.series_id is None and item.resolved_by == "analyst" for item in items)
+    # The same content sent again waits again, still "no series" in the figures.
+    third = world.submit(seeded, agency_id("CA", AgencyKind.ICAC_TASK_FORCE), case="C-2", numbers=(9,))
+    summary = _review(seeded, third.id, at=REVIEWED + dt.timedelta(days=1))
+    assert summary.queued == 1
+    assert _categories(seeded, third.id) == [S]

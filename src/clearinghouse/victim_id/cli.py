@@ -172,19 +172,25 @@ def queue_command(
     attach_series: Annotated[
         str | None, typer.Option("--attach-series", help="Attach the --file files to this registered series.")
     ] = None,
+    no_series: Annotated[
+        str | None,
+        typer.Option("--no-series", help="Close the --file files without a series, for this reason.", metavar="REASON"),
+    ] = None,
     file_ids: Annotated[
-        list[int] | None, typer.Option("--file", help="Id of a waiting file (repeatable), for --open/--attach.")
+        list[int] | None,
+        typer.Option("--file", help="Id of a waiting file (repeatable), for --open/--attach/--no-series."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Waiting files listed at most.")] = 100,
     actor: ActorOption = "cli",
     url: UrlOption = None,
 ) -> None:
-    """List the files waiting for an analyst, or resolve some into a new or a registered series."""
+    """List the files waiting for an analyst, or resolve some: into a new or a registered series, or closed
+    without one."""
     from clearinghouse.victim_id import queue
 
-    if open_series and attach_series:
-        raise _fail("give --open-series or --attach-series, not both")
-    if (open_series or attach_series) and not file_ids:
+    if sum(choice is not None for choice in (open_series, attach_series, no_series)) > 1:
+        raise _fail("give one of --open-series, --attach-series and --no-series")
+    if (open_series or attach_series or no_series is not None) and not file_ids:
         raise _fail("name the files with --file ID (repeatable)")
     with _unit_of_work(url) as session:
         if open_series:
@@ -195,6 +201,9 @@ def queue_command(
         elif attach_series:
             count = queue.attach_to_series(session=session, code=attach_series, file_ids=file_ids or [], actor=actor)
             result = {"series": attach_series, "files": count, "waiting": queue.count_waiting(session=session)}
+        elif no_series is not None:
+            count = queue.close_without_series(session=session, file_ids=file_ids or [], reason=no_series, actor=actor)
+            result = {"series": None, "closed": count, "waiting": queue.count_waiting(session=session)}
         else:
             waiting = queue.list_waiting(session=session, limit=limit)
             result = {

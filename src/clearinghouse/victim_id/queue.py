@@ -46,6 +46,8 @@ from clearinghouse.victim_id.review import SERIES_CATEGORY
 from clearinghouse.victim_id.schemas import SeriesCreate
 
 SERIES_BANK_SOURCE = "victim-identification analysts"
+FILE = "vid_submission_file"
+"""Audit subject of a submitted file (its hashes; never content)."""
 _CHUNK = 500
 
 
@@ -113,6 +115,49 @@ def attach_to_series(
     items = _waiting_items(session, file_ids)
     series = service.get_series_by_code(session=session, code=code)
     return _resolve(session, series, items, actor, at)
+
+
+NO_SERIES_REASON_MAX = 500
+"""Longest reason an analyst may give for closing files without a series."""
+
+
+def close_without_series(
+    *, session: Session, file_ids: Sequence[int], reason: str, actor: str, at: dt.datetime | None = None
+) -> int:
+    """Close waiting files for which the analyst finds no series warranted, with copies of the same content
+    waiting in other submissions; returns how many files were closed.
+
+    Nothing goes into a bank: the files stay *no series* in the figures, and the same content sent again later
+    waits in the queue again. Each closed file gets an audit event with the analyst's reason.
+    """
+    at = require_past("at", at) if at is not None else utcnow()
+    reason = reason.strip()
+    if not reason:
+        raise InputError("reason", "say why no series is warranted")
+    if len(reason) > NO_SERIES_REASON_MAX:
+        raise InputError("reason", f"is too long: at most {NO_SERIES_REASON_MAX} characters")
+    items = _waiting_items(session, file_ids)
+    items = items + _copies(session, _files(session, (item.file_id for item in items)))
+    for item in items:
+        item.state = QueueState.RESOLVED
+        item.resolved_at = at
+        item.resolved_by = actor
+    session.flush()
+    audit.record_many(
+        session=session,
+        rows=[
+            {
+                "actor": actor,
+                "action": "closed_without_series",
+                "subject_type": FILE,
+                "subject_id": str(item.file_id),
+                "at": at,
+                "detail": {"reason": reason},
+            }
+            for item in items
+        ],
+    )
+    return len(items)
 
 
 def _waiting_items(session: Session, file_ids: Sequence[int]) -> list[QueueItem]:
