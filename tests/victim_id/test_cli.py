@@ -68,6 +68,16 @@ def test_submit_review_report_queue_export_tables(app: typer.Typer, agency_id: A
     assert tables["tables"]["vid_files_reviewed"]["rows"][-1] == {"row": "total", "files": 12, "unique_md5": 10}
 
 
+def reviewed_queue(app: typer.Typer, agency_id: AgencyId, tmp_path: Path, case: str) -> Any:
+    """Submit the fixture manifest under `case`, review it, and list the analyst queue (as `vid queue` prints it)."""
+    manifest = tmp_path / "case.json"
+    manifest.write_text(world.vics_manifest(), encoding="utf-8")
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    submitted = json.loads(run(app, "submit", str(manifest), "--agency", agency, "--case", case).stdout)
+    run(app, "review", str(submitted["submission_id"]))
+    return json.loads(run(app, "queue").stdout)
+
+
 def cli_export_columns() -> tuple[str, ...]:
     from clearinghouse.victim_id.export import CSV_COLUMNS
 
@@ -97,12 +107,7 @@ def test_identify_marks_the_series_and_its_entries_in_the_series_bank(
     from clearinghouse.hashing.models import BankEntry, HashBank
     from clearinghouse.victim_id.models import SERIES_BANK
 
-    manifest = tmp_path / "case.json"
-    manifest.write_text(world.vics_manifest(), encoding="utf-8")
-    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
-    submitted = json.loads(run(app, "submit", str(manifest), "--agency", agency, "--case", "C-3").stdout)
-    run(app, "review", str(submitted["submission_id"]))
-    waiting = json.loads(run(app, "queue").stdout)
+    waiting = reviewed_queue(app, agency_id, tmp_path, "C-3")
     file_id = next(item["file_id"] for item in waiting["files"] if item["md5"] == md5(9))
     run(app, "queue", "--open-series", "SER-NEW", "--file", str(file_id))
 
@@ -143,12 +148,7 @@ def test_identify_marks_the_series_and_its_entries_in_the_series_bank(
 
 
 def test_queue_closes_files_without_a_series(app: typer.Typer, agency_id: AgencyId, tmp_path: Path) -> None:
-    manifest = tmp_path / "case.json"
-    manifest.write_text(world.vics_manifest(), encoding="utf-8")
-    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
-    submitted = json.loads(run(app, "submit", str(manifest), "--agency", agency, "--case", "C-4").stdout)
-    run(app, "review", str(submitted["submission_id"]))
-    waiting = json.loads(run(app, "queue").stdout)
+    waiting = reviewed_queue(app, agency_id, tmp_path, "C-4")
     file_id = str(waiting["files"][0]["file_id"])
     closed = json.loads(run(app, "queue", "--no-series", "not a child: verified adult", "--file", file_id).stdout)
     assert closed == {"series": None, "closed": 1, "waiting": waiting["waiting"] - 1}

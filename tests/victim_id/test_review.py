@@ -125,17 +125,22 @@ def test_categorise_prefers_identified_and_keeps_every_series() -> None:
     assert categorise(LookupResult(**query), by_code) == FileDecision(S)
 
 
+def _two_reviewed(store: Store, agency_id: AgencyId) -> tuple[Any, Any, list[queue.QueuedFile]]:
+    """The fixture manifest from WA and files 9 to 11 from OR, both reviewed; and the files then waiting."""
+    first = world.submit(store, agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    _review(store, first.id)
+    second = world.submit(store, agency_id("OR", AgencyKind.ICAC_TASK_FORCE), case="B-1", numbers=(9, 10, 11))
+    _review(store, second.id)
+    with store.session() as session:
+        return first, second, queue.list_waiting(session=session)
+
+
 def test_queue_open_and_attach_then_later_reviews_recognise_the_files(
     seeded: Store, built: world.World, agency_id: AgencyId
 ) -> None:
-    first = world.submit(seeded, agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
-    _review(seeded, first.id)
-    second = world.submit(seeded, agency_id("OR", AgencyKind.ICAC_TASK_FORCE), case="B-1", numbers=(9, 10, 11))
-    _review(seeded, second.id)
-    with seeded.unit_of_work() as session:
-        waiting = queue.list_waiting(session=session)
-        assert [item.submission_id for item in waiting] == [first.id] * 3 + [second.id] * 3
-        by_md5 = {(item.submission_id, item.md5): item.file_id for item in waiting}
+    first, second, waiting = _two_reviewed(seeded, agency_id)
+    assert [item.submission_id for item in waiting] == [first.id] * 3 + [second.id] * 3
+    by_md5 = {(item.submission_id, item.md5): item.file_id for item in waiting}
     at = REVIEWED + dt.timedelta(days=2)
     with seeded.unit_of_work() as session:
         new = queue.open_series_from_queue(
@@ -196,12 +201,9 @@ def test_queue_closes_files_without_a_series_with_their_copies_and_the_reason(
     from clearinghouse.errors import InputError
     from clearinghouse.hashing.models import BankEntry
 
-    first = world.submit(seeded, agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
-    _review(seeded, first.id)
-    second = world.submit(seeded, agency_id("OR", AgencyKind.ICAC_TASK_FORCE), case="B-2", numbers=(9, 10, 11))
-    _review(seeded, second.id)
+    first, second, waiting = _two_reviewed(seeded, agency_id)
+    by_md5 = {(item.submission_id, item.md5): item.file_id for item in waiting}
     with seeded.unit_of_work() as session:
-        by_md5 = {(item.submission_id, item.md5): item.file_id for item in queue.list_waiting(session=session)}
         entries_before = session.scalar(sa.select(sa.func.count()).select_from(BankEntry))
     with seeded.unit_of_work() as session, pytest.raises(InputError, match="reason"):
         queue.close_without_series(session=session, file_ids=[by_md5[first.id, md5(9)]], reason=" ", actor="a")

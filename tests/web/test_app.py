@@ -164,10 +164,16 @@ def test_platforms_new_secret_replaces_the_secret(tmp_path: Path) -> None:
     assert new.encode() not in (tmp_path / "cli.db").read_bytes()
 
 
-def test_clearinghouse_serve_runs_the_application(tmp_path: Path) -> None:
+def store_with_platform(tmp_path: Path) -> tuple[str, str]:
+    """A store URL in `tmp_path` with the platform "Example Chat" added by the CLI, and its secret."""
     url = f"sqlite:///{tmp_path / 'served.db'}"
     added = CliRunner().invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
     secret = next(line.split()[-1] for line in added.output.splitlines() if line.startswith("secret:"))
+    return url, secret
+
+
+def test_clearinghouse_serve_runs_the_application(tmp_path: Path) -> None:
+    url, secret = store_with_platform(tmp_path)
     port = free_port()
     command = Path(sys.executable).with_name("clearinghouse")
     env = {**os.environ, "CLEARINGHOUSE_DATABASE_URL": url}
@@ -238,9 +244,7 @@ def listening_processes(port: int) -> set[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading is Linux's")
 def test_serve_with_two_workers_gives_each_its_own_socket_and_they_die_with_it(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'served.db'}"
-    added = CliRunner().invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
-    secret = next(line.split()[-1] for line in added.output.splitlines() if line.startswith("secret:"))
+    url, secret = store_with_platform(tmp_path)
     port = free_port()
     command = Path(sys.executable).with_name("clearinghouse")
     server = subprocess.Popen(
