@@ -139,56 +139,94 @@ class _Bundler:
                 assert bundle.platform_id is not None
                 assert bundle.content_key is not None
                 self.by_content.setdefault((bundle.platform_id, bundle.content_key), []).append(bundle)
-        self._prefetch_loose(reports, earliest)
+        # A report with an open bundle of its content near it joins that bundle: only the others may need a
+        # loose report to lead a new one (so a viral item's thousands of reports are not read again and again).
+        alone = [r for r in reports if r.platform_id is None or not self._near_bundles(r, r.platform_id)]
+        if alone:
+            self._prefetch_loose(alone)
 
-    def _prefetch_loose(self, reports: Sequence[QueuedReport], earliest: dt.datetime) -> None:
-        """Processed reports in no bundle sharing a queued report's first MD5: leads of bundles yet to open.
+    def _near_bundles(self, report: QueuedReport, platform_id: int) -> list[OpenBundle]:
+        """The bundles known so far of the report's platform and content opened within the window of it."""
+        key = report.content or content_key(report.md5s)
+        return [
+            b
+            for b in self.by_content.get((platform_id, key), ())
+            if abs(report.received_at - b.opened_at) <= SAME_CONTENT_WINDOW
+        ]
 
-        Two plain look-ups (files by MD5, then reports by id) rather than a join: given the join, SQLite's
-        planner walks every processed report through the queue index, which makes each batch slower than the last.
+    def _prefetch_loose(self, reports: Sequence[QueuedReport]) -> None:
+        """Processed reports in no bundle sharing a queued report's first MD5, of its platform and within the
+        window of it: leads of bundles yet to open.
+
+        Plain look-ups (files by MD5, then reports by id) rather than a join: given the join, SQLite's planner walks
+        every processed report through the queue index, which makes each batch slower than the last. The reports
+        found are a superset of those that can lead (`_place_by_content` checks each against the window again), so
+        each first MD5 keeps only the span of received times of the queued reports starting with it.
         """
-        platforms = {r.platform_id for r in reports if r.platform_id is not None}
+        wanted: dict[str, dict[int, tuple[dt.datetime, dt.datetime]]] = {}
+        for r in reports:
+            if r.platform_id is None:
+                continue
+            spans = wanted.setdefault(r.md5s[0], {})
+            first, last = spans.get(r.platform_id, (r.received_at, r.received_at))
+            spans[r.platform_id] = (min(first, r.received_at), max(last, r.received_at))
         in_batch = {r.id for r in reports}
-        holders: set[int] = set()
-        for chunk in _chunks(sorted({r.md5s[0] for r in reports})):
-            query = sa.select(ReportFile.report_id).where(fastsql.among(self.session, ReportFile.md5, chunk))
-            holders.update(report_id for report_id in self.session.scalars(query) if report_id not in in_batch)
-        victims = sa.cast(Report.__table__.c.body["victims"], sa.Text)
-        found: dict[int, tuple[int, dt.datetime]] = {}
+        files, stored = table_of(ReportFile), table_of(Report)
+        holders: dict[int, set[str]] = {}
+        for chunk in _chunks(sorted(wanted)):
+            sharing = sa.select(files.c.report_id, files.c.md5).where(fastsql.among(self.session, files.c.md5, chunk))
+            for holder, md5 in self.session.execute(sharing):
+                if holder not in in_batch:
+                    holders.setdefault(int(holder), set()).add(str(md5))
+        near: list[int] = []
         for chunk in _chunks(sorted(holders)):
-            candidates = sa.select(
-                Report.id,
-                Report.platform_id,
-                Report.received_at,
-                Report.status,
-                Report.processed_at.is_not(None),
-                Report.bundle_id,
-                Report.escalation_reason.is_not(None),
-                Report.annotations,
-                Report.incident_type,
+            open_ = sa.select(stored.c.id, stored.c.platform_id, stored.c.received_at).where(
+                # By id only: given the platform or the received time, SQLite's planner walks their indexes instead.
+                fastsql.among(self.session, stored.c.id, chunk),
+                stored.c.status == ReportStatus.FINISHED,
+                stored.c.processed_at.is_not(None),
+                stored.c.bundle_id.is_(None),
+            )
+            for row in self.session.execute(open_):
+                if row[2] is not None and any(_within(wanted[md5], row[1], row[2]) for md5 in holders[row[0]]):
+                    near.append(row[0])
+        victims = sa.cast(stored.c.body["victims"], sa.Text)
+        found: dict[int, tuple[int, dt.datetime]] = {}
+        for chunk in _chunks(near):
+            facts = sa.select(
+                stored.c.id,
+                stored.c.platform_id,
+                stored.c.received_at,
+                stored.c.escalation_reason.is_not(None),
+                stored.c.annotations,
+                stored.c.incident_type,
                 victims,
-                Report.incident_at,
-            ).where(fastsql.among(self.session, Report.id, chunk))
-            for row in self.session.execute(candidates):
-                report_id, platform_id, received, status, processed, bundle_id, escalated, flags, incident = row[:9]
-                if platform_id not in platforms or received is None or received < earliest:
-                    continue
-                if status is not ReportStatus.FINISHED or not processed or bundle_id is not None:
-                    continue
+                stored.c.incident_at,
+            ).where(fastsql.among(self.session, stored.c.id, chunk))
+            for (
+                report_id,
+                platform_id,
+                received,
+                escalated,
+                flags,
+                incident,
+                listed,
+                incident_at,
+            ) in self.session.execute(facts):
                 urgent = individually_urgent(
                     escalated=bool(escalated),
                     annotations=frozenset(flags or ()),
-                    child_victim=names_a_child(decode_json(row[9]), row[10]),
+                    child_victim=names_a_child(decode_json(listed), incident_at),
                     incident_type=IncidentType(incident),
                 )
                 if not urgent:
                     found[report_id] = (platform_id, received)
         md5s: dict[int, set[str | None]] = {}
         for chunk in _chunks(sorted(found)):
-            files = sa.select(ReportFile.report_id, ReportFile.md5).where(
-                fastsql.among(self.session, ReportFile.report_id, chunk)
+            held = sa.select(files.c.report_id, files.c.md5).where(
+                fastsql.among(self.session, files.c.report_id, chunk)
             )
-            for report_id, md5 in self.session.execute(files):
+            for report_id, md5 in self.session.execute(held):
                 md5s.setdefault(report_id, set()).add(md5)
         for report_id, (platform_id, received) in sorted(found.items()):
             contents = md5s.get(report_id, set())
@@ -267,11 +305,7 @@ class _Bundler:
 
     def _place_by_content(self, report: QueuedReport, platform_id: int) -> None:
         key = report.content or content_key(report.md5s)
-        near = [
-            b
-            for b in self.by_content.get((platform_id, key), ())
-            if abs(report.received_at - b.opened_at) <= SAME_CONTENT_WINDOW
-        ]
+        near = self._near_bundles(report, platform_id)
         if near:
             self._join(report, max(near, key=lambda b: (b.opened_at, b.id)))
             return
@@ -286,6 +320,12 @@ class _Bundler:
         loose.remove((lead, opened_at))
         self.new_leads[lead] = bundle
         self._join(report, bundle)
+
+
+def _within(spans: dict[int, tuple[dt.datetime, dt.datetime]], platform_id: int, received: dt.datetime) -> bool:
+    """Whether a report of ``platform_id`` received at ``received`` is within the window of a span of ``spans``."""
+    span = spans.get(platform_id)
+    return span is not None and span[0] - SAME_CONTENT_WINDOW <= received <= span[1] + SAME_CONTENT_WINDOW
 
 
 def _refs(report: QueuedReport) -> list[str]:
