@@ -206,8 +206,8 @@ def refs_on_file(*, session: Session, platform_id: int, refs: Sequence[str]) -> 
     found: dict[str, int] = {}
     for start in range(0, len(refs), LOOKUP_CHUNK):
         chunk = refs[start : start + LOOKUP_CHUNK]
-        query = sa.select(Report.platform_ref, Report.id).where(
-            Report.platform_id == platform_id, fastsql.among(session, Report.platform_ref, chunk)
+        query = sa.select(REPORTS.c.platform_ref, REPORTS.c.id).where(
+            REPORTS.c.platform_id == platform_id, fastsql.among(session, REPORTS.c.platform_ref, chunk)
         )
         found.update((ref, int(report_id)) for ref, report_id in session.execute(query) if ref is not None)
     return found

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from clearinghouse.db.base import table_of
 from clearinghouse.tipline import fastsql
 from clearinghouse.tipline.models import ReportFile
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from clearinghouse.hashing.matcher import Matcher as HashingMatcher
 
 LOOKUP_CHUNK = 900
+_FILES = table_of(ReportFile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +115,10 @@ class PreviousReports:
         first: dict[str, int] = {}
         for start in range(0, len(unique), LOOKUP_CHUNK):
             chunk = unique[start : start + LOOKUP_CHUNK]
-            query = (
-                sa.select(ReportFile.md5, sa.func.min(ReportFile.report_id))
-                .where(fastsql.among(self.session, ReportFile.md5, chunk))
-                .group_by(ReportFile.md5)
+            query = (  # Core, not the ORM: a batch's look-ups return thousands of rows
+                sa.select(_FILES.c.md5, sa.func.min(_FILES.c.report_id))
+                .where(fastsql.among(self.session, _FILES.c.md5, chunk))
+                .group_by(_FILES.c.md5)
             )
             first.update((str(md5), int(report_id)) for md5, report_id in self.session.execute(query))
         return first
