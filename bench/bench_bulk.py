@@ -223,6 +223,10 @@ def main() -> None:
         (first_at, first_lines), (last_at, last_lines) = acknowledged[0], acknowledged[-1]
         rate = (last_lines - first_lines) / len(lines) * summary.accepted / (last_at - first_at)
         print(f"  after the first   {rate:>10,.0f} reports/s  (first chunk acknowledged {first_at - started:.2f} s in)")
+    if not args.queue and summary.storing_seconds:
+        # Chunks are stored one at a time: this part of the work does not spread over the cores.
+        turn = summary.storing_seconds / summary.accepted
+        print(f"storing (serial)    {turn * 1e6:>10.0f} µs per report in the write turn (at most {1 / turn:,.0f}/s)")
     cpu = sampler.cpu_seconds
     print(f"CPU time            {cpu:>10.2f} s, all processes ({cpu / summary.accepted * 1e6:.0f} µs per report)")
     print(f"peak memory         {sampler.peak_rss / 1024:>10,.0f} MB, all processes (the generated lines included)")

@@ -115,6 +115,31 @@ def test_the_same_files_within_the_window_are_one_bundle(any_store: Store) -> No
     assert key == content_key(["0" * 31 + "7", "0" * 31 + "8"])
 
 
+def test_a_later_wave_of_the_same_content_opens_a_bundle_of_its_own(any_store: Store) -> None:
+    """An old bundle of the content is no reason to skip the look-up of a loose report near the new one; and of
+    two loose reports sharing the first file, only the one within the window of the new report leads."""
+    platform = ready(any_store)
+    files = [image(3), image(4)]
+    wave = T0 + 3 * SAME_CONTENT_WINDOW
+    send(any_store, platform, [line("old-lead", files=files), line("old-member", files=files, at=T0)])
+    pipeline.run(any_store)
+    send(
+        any_store,
+        platform,
+        [line("long-before", files=files, at=wave - 2 * SAME_CONTENT_WINDOW + dt.timedelta(days=1))],
+    )
+    pipeline.run(any_store)
+    send(any_store, platform, [line("loose", files=files, at=wave)])
+    pipeline.run(any_store)
+    assert _bundle_of(any_store, platform, "loose") is None  # the old bundle is weeks away, the other report too
+    send(any_store, platform, [line("new", files=files[::-1], at=wave + dt.timedelta(days=2))])
+    pipeline.run(any_store)
+    old, loose = report_by_ref(any_store, platform, "old-lead"), report_by_ref(any_store, platform, "loose")
+    assert _bundles(any_store) == [(BundleKind.SAME_CONTENT, old.id, 2), (BundleKind.SAME_CONTENT, loose.id, 2)]
+    assert _bundle_of(any_store, platform, "new") == loose.bundle_id != old.bundle_id
+    assert _bundle_of(any_store, platform, "long-before") is None
+
+
 def test_viral_content_seen_before_is_low_priority_and_informational(store: Store) -> None:
     platform = ready(store)
     send(store, platform, [line("original", files=[image(5)])])

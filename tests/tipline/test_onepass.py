@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import random
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -236,8 +237,11 @@ def test_worker_processes_file_and_process_chunks_in_turn(store: Store) -> None:
     processed with its event, and the match rule holds across chunks stored by different processes."""
     lines = _messy_lines(7)
     platform = ready(store)
+    started = time.perf_counter()
     summary = send(store, platform, lines, chunk_lines=30, workers=2, processing=Processing())
     assert len(summary.stored) + len(summary.rejected) == len(lines)
+    # The workers' time in the write turn comes back with their chunks: some, and no more than the import took.
+    assert 0 < summary.storing_seconds < time.perf_counter() - started
     assert sorted(o.line for o in summary.stored) == sorted(set(o.line for o in summary.stored))
     assert len(summary.rejected) == 1
     # A platform id sent twice is stored from its first line, whichever worker parsed which chunk first.

@@ -14,6 +14,7 @@ import datetime as dt
 import gc
 import json
 import multiprocessing
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -132,6 +133,9 @@ class BulkSummary:
 
     stored: list[LineOutcome] = field(default_factory=list)
     rejected: list[LineProblem] = field(default_factory=list)
+    storing_seconds: float = 0.0
+    """Time spent storing chunks, from each chunk's first read in its transaction to its commit, summed: the
+    serial part of an import (one chunk is stored at a time), which bounds its rate however many workers parse."""
 
     @property
     def accepted(self) -> int:
@@ -286,6 +290,7 @@ def store_chunk(
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
                 with gc_paused(), transaction() as session:
+                    started = time.perf_counter()
                     reports = [r for _, r in good]
                     if processor is None:
                         prepared = [r for r in reports if isinstance(r, PreparedReport)]
@@ -303,6 +308,7 @@ def store_chunk(
                             actor=actor,
                             processor=processor,
                         )
+                summary.storing_seconds += time.perf_counter() - started
                 break
             except IntegrityError:
                 # Another writer filed one of these platform ids (or took the next report ids) between our look-up
@@ -468,11 +474,13 @@ def _start_worker(url: str, processing: Processing, turns: Turns) -> None:
 _Outcomes = tuple[list[int], list[str], list[int], list[bool]]
 """Stored lines as columns (line numbers, platform ids, report ids, created flags): a tenth of the cost of
 pickling each `LineOutcome` back to the importing process."""
+_ChunkDone = tuple[_Outcomes, list[LineProblem], float]
+"""What a worker sends back for a chunk: its stored lines, its refused lines and the seconds spent storing it."""
 
 
 def _work_on_chunk(
     number: int, lines: Sequence[tuple[int, bytes]], now: dt.datetime, platform_id: int, actor: str
-) -> tuple[_Outcomes, list[LineProblem]]:
+) -> _ChunkDone:
     """Parse chunk ``number``, then store it processed in its turn: the turn is taken before the transaction and
     handed on after its commit, so chunks are stored in the order they were read, exactly as one process would
     store them, each deciding from every chunk before it. The outcomes go back to the caller, which acknowledges
@@ -505,7 +513,7 @@ def _work_on_chunk(
             [o.created for o in stored],
         )
         gc.collect(0)
-    return outcomes, summary.rejected
+    return outcomes, summary.rejected, summary.storing_seconds
 
 
 def _import_in_workers(
@@ -526,13 +534,14 @@ def _import_in_workers(
     turns = Turns(next=context.Value("q", 0), changed=context.Condition())
     arguments = (store.url, processing, turns)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=arguments) as pool:
-        in_flight: deque[tuple[int, Future[tuple[_Outcomes, list[LineProblem]]]]] = deque()
+        in_flight: deque[tuple[int, Future[_ChunkDone]]] = deque()
 
         def collect() -> None:
             size, future = in_flight.popleft()
-            stored, rejected = future.result()
+            stored, rejected, seconds = future.result()
             summary.stored.extend(map(LineOutcome, *stored))
             summary.rejected.extend(rejected)
+            summary.storing_seconds += seconds
             if on_chunk is not None:
                 on_chunk(size)
 
