@@ -178,7 +178,7 @@ class _Bundler:
             for holder, md5 in self.session.execute(sharing):
                 if holder not in in_batch:
                     holders.setdefault(int(holder), set()).add(str(md5))
-        near: list[int] = []
+        near: dict[int, tuple[int, dt.datetime]] = {}
         for chunk in _chunks(sorted(holders)):
             open_ = sa.select(stored.c.id, stored.c.platform_id, stored.c.received_at).where(
                 # By id only: given the platform or the received time, SQLite's planner walks their indexes instead.
@@ -189,30 +189,19 @@ class _Bundler:
             )
             for row in self.session.execute(open_):
                 if row[2] is not None and any(_within(wanted[md5], row[1], row[2]) for md5 in holders[row[0]]):
-                    near.append(row[0])
+                    near[row[0]] = (row[1], row[2])
         victims = sa.cast(stored.c.body["victims"], sa.Text)
         found: dict[int, tuple[int, dt.datetime]] = {}
-        for chunk in _chunks(near):
+        for chunk in _chunks(sorted(near)):
             facts = sa.select(
                 stored.c.id,
-                stored.c.platform_id,
-                stored.c.received_at,
                 stored.c.escalation_reason.is_not(None),
                 stored.c.annotations,
                 stored.c.incident_type,
                 victims,
                 stored.c.incident_at,
             ).where(fastsql.among(self.session, stored.c.id, chunk))
-            for (
-                report_id,
-                platform_id,
-                received,
-                escalated,
-                flags,
-                incident,
-                listed,
-                incident_at,
-            ) in self.session.execute(facts):
+            for report_id, escalated, flags, incident, listed, incident_at in self.session.execute(facts):
                 urgent = individually_urgent(
                     escalated=bool(escalated),
                     annotations=frozenset(flags or ()),
@@ -220,7 +209,7 @@ class _Bundler:
                     incident_type=IncidentType(incident),
                 )
                 if not urgent:
-                    found[report_id] = (platform_id, received)
+                    found[report_id] = near[report_id]
         md5s: dict[int, set[str | None]] = {}
         for chunk in _chunks(sorted(found)):
             held = sa.select(files.c.report_id, files.c.md5).where(
