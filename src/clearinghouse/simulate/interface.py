@@ -19,7 +19,7 @@ import asyncio
 import datetime as dt
 import random
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 from faker import Faker
@@ -109,26 +109,35 @@ class ServedApplication:
         return asyncio.run(drive())
 
 
+def _moments(
+    served: ServedApplication, by_state: dict[str, int], year: int, rng: random.Random
+) -> Iterator[tuple[str, dt.datetime]]:
+    """``by_state[state]`` moments of ``year`` per state, in the order of the states; the application's clock is
+    set to each before it is given."""
+    for state, count in sorted(by_state.items()):
+        for _ in range(count):
+            moment = _moment(year, rng)
+            served.at(moment)
+            yield state, moment
+
+
 def send_platform_reports(served: ServedApplication, *, by_state: dict[str, int], rng: random.Random, year: int) -> int:
     """Send ``by_state[state]`` reports located in each state (the victim's address) through the platform
     interface, each opened and finished at once; returns how many."""
 
     async def send(client: httpx.AsyncClient) -> int:
         sent = 0
-        for state, count in sorted(by_state.items()):
-            for _ in range(count):
-                opened = _moment(year, rng)
-                served.at(opened)
-                document = _REPORT.format(
-                    incident_type=rng.choice(list(IncidentType)).value,
-                    incident_at=_stamp(opened - dt.timedelta(hours=rng.randrange(1, 48))),
-                    victim=_VICTIM_IN.format(state=state),
-                )
-                submitted = await client.post("/ispws/submit", content=document.encode(), headers=_XML)
-                report_id = _report_id(_answer(submitted, "submit"))
-                served.at(opened + dt.timedelta(seconds=rng.randrange(5, 120)))
-                _answer(await client.post("/ispws/finish", data={"id": report_id}), "finish")
-                sent += 1
+        for state, opened in _moments(served, by_state, year, rng):
+            document = _REPORT.format(
+                incident_type=rng.choice(list(IncidentType)).value,
+                incident_at=_stamp(opened - dt.timedelta(hours=rng.randrange(1, 48))),
+                victim=_VICTIM_IN.format(state=state),
+            )
+            submitted = await client.post("/ispws/submit", content=document.encode(), headers=_XML)
+            report_id = _report_id(_answer(submitted, "submit"))
+            served.at(opened + dt.timedelta(seconds=rng.randrange(5, 120)))
+            _answer(await client.post("/ispws/finish", data={"id": report_id}), "finish")
+            sent += 1
         return sent
 
     return served.calls(send)
@@ -142,25 +151,22 @@ def send_public_reports(
 
     async def send(client: httpx.AsyncClient) -> int:
         sent = 0
-        for state, count in sorted(by_state.items()):
-            for _ in range(count):
-                received = _moment(year, rng)
-                served.at(received)
-                incident_type, description = rng.choice(PUBLIC_INCIDENTS)
-                seen = max(received.date() - dt.timedelta(days=rng.randrange(0, 10)), dt.date(year, 1, 1))
-                form = {
-                    "incident_type": incident_type.value,
-                    "description": description,
-                    "incident_date": seen.isoformat(),
-                    "state": state,
-                    "child_age": str(rng.randrange(8, 18)),
-                    "reporter_name": fake.first_name(),
-                    "reporter_email": fake.safe_email(),
-                }
-                answer = await client.post("/report", data=form)
-                if answer.status_code != 201:
-                    raise InterfaceRefused(f"public form: HTTP {answer.status_code}: {answer.text[:300]}")
-                sent += 1
+        for state, received in _moments(served, by_state, year, rng):
+            incident_type, description = rng.choice(PUBLIC_INCIDENTS)
+            seen = max(received.date() - dt.timedelta(days=rng.randrange(0, 10)), dt.date(year, 1, 1))
+            form = {
+                "incident_type": incident_type.value,
+                "description": description,
+                "incident_date": seen.isoformat(),
+                "state": state,
+                "child_age": str(rng.randrange(8, 18)),
+                "reporter_name": fake.first_name(),
+                "reporter_email": fake.safe_email(),
+            }
+            answer = await client.post("/report", data=form)
+            if answer.status_code != 201:
+                raise InterfaceRefused(f"public form: HTTP {answer.status_code}: {answer.text[:300]}")
+            sent += 1
         return sent
 
     return served.calls(send, as_platform=False)
