@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from clearinghouse import __version__
-from clearinghouse.access.cli import platforms_app
+from clearinghouse.access.cli import agencies_command, platforms_app, users_app
 from clearinghouse.db.cli import db_app
 from clearinghouse.hashing.cli import banks_app, hash_command, match_command
 from clearinghouse.impact.cli import sheet_app
@@ -34,6 +34,8 @@ app.command("match")(match_command)
 app.add_typer(banks_app, name="banks")
 app.command("serve")(serve_command)
 app.add_typer(platforms_app, name="platforms")
+app.add_typer(users_app, name="users")
+app.command("agencies")(agencies_command)
 app.add_typer(tipline_app, name="tipline")
 app.command("tables")(tables_command)
 app.add_typer(vid_app, name="vid")

@@ -1,4 +1,4 @@
-"""Platform accounts and users: creation with hashed secrets, and constant-time verification."""
+"""Platform accounts and users: creation with hashed secrets and passwords, and constant-time verification."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from clearinghouse.access import audit
-from clearinghouse.access.models import PlatformAccount
+from clearinghouse.access.models import PlatformAccount, Role, User
 from clearinghouse.errors import Conflict, InputError
+from clearinghouse.geo.models import Agency
 
 _HASHER = PasswordHasher()
 # Verified against when the account does not exist, so a wrong name costs as long as a wrong secret.
@@ -92,3 +93,125 @@ def get_or_create_platform(*, session: Session, name: str) -> PlatformAccount:
     if account is not None:
         return account
     return create_platform(session=session, name=name).account
+
+
+# Users: people who sign in (clearinghouse staff, law-enforcement officers, social workers).
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_STAFF_ROLES = frozenset({Role.ADMIN, Role.ANALYST, Role.CASE_MANAGER})
+
+
+@dataclass(frozen=True)
+class IssuedPassword:
+    """A user's new password; shown once, only its hash is kept."""
+
+    user: User
+    password: str
+
+
+def _email(value: str) -> str:
+    email = value.strip().casefold()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InputError("email", "is not an e-mail address (name@domain.example)", value)
+    return email
+
+
+def _agency_for(session: Session, role: Role, agency_id: int | None) -> Agency | None:
+    """The agency a user of ``role`` belongs to: none for staff, an active agency of the right kind otherwise."""
+    if role in _STAFF_ROLES:
+        if agency_id is not None:
+            raise InputError("agency", f"clearinghouse staff ({role.value}) belong to no outside agency", agency_id)
+        return None
+    if agency_id is None:
+        raise InputError("agency", f"a {role.value} user must belong to an agency (give its id)")
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        raise InputError("agency", "is no agency's id", agency_id)
+    if not agency.active:
+        raise InputError("agency", f"{agency.name} is not active", agency_id)
+    if (role is Role.LAW_ENFORCEMENT) != agency.kind.is_law_enforcement:
+        raise InputError(
+            "agency", f"{agency.name} is a {agency.kind.value} agency, not one for {role.value}", agency_id
+        )
+    return agency
+
+
+def _user_by_email(session: Session, email: str) -> User:
+    user = session.scalar(sa.select(User).where(User.email == email.strip().casefold()))
+    if user is None:
+        raise InputError("email", "is no user's e-mail address", email)
+    return user
+
+
+def create_user(
+    *,
+    session: Session,
+    email: str,
+    full_name: str,
+    role: Role,
+    agency_id: int | None = None,
+    actor: str = audit.SYSTEM,
+) -> IssuedPassword:
+    """A new user with a random password. Law-enforcement and social-services users belong to an active agency
+    of their kind, whose jurisdiction decides what they see; staff belong to none."""
+    address = _email(email)
+    name = full_name.strip()
+    if not name or len(name) > 200:
+        raise InputError("full_name", "must be 1 to 200 characters", full_name)
+    agency = _agency_for(session, role, agency_id)
+    if session.scalar(sa.select(User.id).where(User.email == address)) is not None:
+        raise Conflict(f"a user with the e-mail address {address!r} already exists")
+    password = secrets.token_urlsafe(18)
+    user = User(
+        email=address,
+        full_name=name,
+        role=role,
+        agency_id=agency.id if agency is not None else None,
+        password_hash=_HASHER.hash(password),
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    detail = {"role": role.value, "agency": user.agency_id}
+    audit.record(
+        session=session, actor=actor, action="user.created", subject_type="user", subject_id=user.id, detail=detail
+    )
+    return IssuedPassword(user=user, password=password)
+
+
+def new_user_password(*, session: Session, email: str, actor: str = audit.SYSTEM) -> IssuedPassword:
+    """Replace a user's password with a new random one (the old one stops working, as for platform secrets)."""
+    user = _user_by_email(session, email)
+    password = secrets.token_urlsafe(18)
+    user.password_hash = _HASHER.hash(password)
+    session.flush()
+    audit.record(session=session, actor=actor, action="user.password_replaced", subject_type="user", subject_id=user.id)
+    return IssuedPassword(user=user, password=password)
+
+
+def set_user_active(*, session: Session, email: str, active: bool, actor: str = audit.SYSTEM) -> User:
+    """Deactivate a user (who can then no longer sign in) or make them active again."""
+    user = _user_by_email(session, email)
+    if user.active != active:
+        user.active = active
+        session.flush()
+        action = "user.reactivated" if active else "user.deactivated"
+        audit.record(session=session, actor=actor, action=action, subject_type="user", subject_id=user.id)
+    return user
+
+
+def authenticate_user(*, session: Session, email: str, password: str) -> User | None:
+    """The active user these credentials open, or None (in the same time whether or not the user exists)."""
+    user = session.scalar(sa.select(User).where(User.email == email.strip().casefold()))
+    usable = user is not None and user.active
+    stored = user.password_hash if user is not None and usable else _DUMMY_HASH
+    try:
+        _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user if usable else None
+
+
+def list_users(*, session: Session) -> list[User]:
+    """Every user, by e-mail address."""
+    return list(session.scalars(sa.select(User).order_by(User.email)))

@@ -1,4 +1,5 @@
-"""`clearinghouse tipline`: import a platform's batch export (NDJSON) and run the processing pipeline."""
+"""`clearinghouse tipline`: import a platform's batch export (NDJSON), run the processing pipeline, show a report and
+release it to another jurisdiction."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 tipline_app = typer.Typer(
-    help="Tipline reports: import platforms' batch exports and run the processing pipeline.", no_args_is_help=True
+    help="Tipline reports: import platforms' batch exports, run the processing pipeline, show and release reports.",
+    no_args_is_help=True,
 )
 console = Console(stderr=True)
 
@@ -39,7 +41,7 @@ def _count_lines(path: Path) -> int:
 
 @tipline_app.callback()
 def tipline_commands() -> None:
-    """Tipline reports: import platforms' batch exports and run the processing pipeline."""
+    """Tipline reports: import platforms' batch exports, run the processing pipeline, show and release reports."""
 
 
 @tipline_app.command("import")
@@ -187,3 +189,87 @@ def process_command(
     finally:
         store.dispose()
     typer.echo(f"{processed:,} report(s) processed", err=True)
+
+
+@tipline_app.command("release")
+def release_command(
+    report_id: Annotated[int, typer.Argument(help="The report's id.", min=1)],
+    to: Annotated[str, typer.Option("--to", help="The jurisdiction to make it available to (NY, DC, PR, FED, INTL).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the release, at most 200 characters).")],
+    agency: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--agency",
+            help="Release to this agency of the jurisdiction (repeatable); default: the "
+            "agencies the pipeline releases to there (its task forces).",
+        ),
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Who releases it, for the audit log.")] = "cli",
+    url: UrlOption = None,
+) -> None:
+    """Make a finished report available to another jurisdiction too (or again to more agencies of one)."""
+    from clearinghouse.db.engine import open_store
+    from clearinghouse.errors import Conflict, InputError, NotFound
+    from clearinghouse.geo.models import Agency
+    from clearinghouse.geo.service import require_jurisdiction, task_forces_for
+    from clearinghouse.tipline.service import release_to_jurisdiction
+
+    store = open_store(url)
+    try:
+        with store.unit_of_work() as session:
+            why = reason.strip()
+            if not why or len(why) > 200:
+                raise InputError("reason", "must be 1 to 200 characters", reason)
+            code = require_jurisdiction(session=session, code=to).code
+            if agency:
+                chosen = [session.get(Agency, agency_id) for agency_id in agency]
+                unknown = [i for i, found in zip(agency, chosen, strict=True) if found is None]
+                if unknown:
+                    raise InputError("agency", "is no agency's id", unknown)
+                agencies = [found for found in chosen if found is not None]
+            else:
+                agencies = list(task_forces_for(session=session, jurisdiction_code=code))
+            releases = release_to_jurisdiction(
+                session=session,
+                report_id=report_id,
+                jurisdiction_code=code,
+                agencies=agencies,
+                actor=f"cli:{by}",
+                reason=why,
+            )
+            names = [found.name for found in agencies if found.id in {r.agency_id for r in releases}]
+    except (NotFound, Conflict, ValueError) as error:  # InputError and an unknown jurisdiction are ValueErrors
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        store.dispose()
+    if names:
+        typer.echo(f"report {report_id} made available to {code}: " + "; ".join(names))
+    else:
+        typer.echo(f"report {report_id} was already available to those agencies of {code}; nothing changed")
+
+
+@tipline_app.command("show")
+def show_command(
+    report_id: Annotated[int, typer.Argument(help="The report's id.", min=1)],
+    by: Annotated[str, typer.Option("--by", help="Who reads it, for the audit log (every read is recorded).")] = "cli",
+    url: UrlOption = None,
+) -> None:
+    """Print one report in full as JSON (staff view: every release, the bundle, the files' hashes); the read is
+    recorded."""
+    from clearinghouse.db.engine import open_store
+    from clearinghouse.errors import NotFound
+    from clearinghouse.tipline.agency_api import full_report
+    from clearinghouse.tipline.service import read_report
+
+    store = open_store(url)
+    try:
+        with store.unit_of_work() as session:
+            report = read_report(session=session, report_id=report_id, reader=f"cli:{by}")
+            shown = full_report(session, report).model_dump_json(indent=2)
+    except NotFound as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        store.dispose()
+    typer.echo(shown)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -18,6 +19,7 @@ from clearinghouse.db.base import table_of, utcnow
 from clearinghouse.errors import Conflict, InputError, NotFound
 from clearinghouse.geo.models import Agency, Jurisdiction
 from clearinghouse.tipline.models import (
+    Bundle,
     FileKind,
     IncidentType,
     Release,
@@ -428,16 +430,60 @@ def releases_of(*, session: Session, report_id: int) -> list[Release]:
 
 
 def visible_to_agency(*, session: Session, report_id: int, agency_id: int) -> bool:
-    """Whether the report was made available to the jurisdiction of ``agency_id`` (what it may see)."""
+    """Whether the report was made available to the jurisdiction of ``agency_id``, an active law-enforcement
+    agency: released there itself, or a member of a bundle whose lead was (the lead stands for its bundle, and
+    law enforcement sees the whole bundle through it)."""
     agency = session.get(Agency, agency_id)
-    if agency is None:
+    if agency is None or not agency.active or not agency.kind.is_law_enforcement:
         return False
-    query = (
-        sa.select(sa.func.count())
-        .select_from(Release)
-        .where(Release.report_id == report_id, Release.jurisdiction_code == agency.jurisdiction_code)
+    lead = (
+        sa.select(Bundle.lead_report_id)
+        .join(Report, Report.bundle_id == Bundle.id)
+        .where(Report.id == report_id)
+        .scalar_subquery()
     )
-    return bool(session.scalar(query))
+    query = (
+        sa.select(Release.id)
+        .where(
+            Release.jurisdiction_code == agency.jurisdiction_code,
+            sa.or_(Release.report_id == report_id, Release.report_id == lead),
+        )
+        .limit(1)
+    )
+    return session.scalar(query) is not None
+
+
+@dataclass(frozen=True)
+class MadeAvailable:
+    """A report as first made available to one jurisdiction: the release that did it, and the report."""
+
+    release_id: int
+    released_at: dt.datetime
+    report: Report
+
+
+def made_available_to(
+    *, session: Session, jurisdiction_code: str, after: int = 0, limit: int = 100
+) -> list[MadeAvailable]:
+    """The reports released to a jurisdiction, each once (at its first release there), in the order they were
+    released; ``after`` is the release id to continue after (0: from the start), so an agency that polls with
+    the last id it saw gets exactly what is new, however old the reports are."""
+    earlier = aliased(Release)
+    first_there = ~sa.exists().where(
+        earlier.jurisdiction_code == Release.jurisdiction_code,
+        earlier.report_id == Release.report_id,
+        earlier.id < Release.id,
+    )
+    query = (
+        sa.select(Release.id, Release.released_at, Report)
+        .join(Report, Report.id == Release.report_id)
+        .where(Release.jurisdiction_code == jurisdiction_code, Release.id > after, first_there)
+        .order_by(Release.id)
+        .limit(limit)
+    )
+    return [
+        MadeAvailable(release_id, released_at, report) for release_id, released_at, report in session.execute(query)
+    ]
 
 
 def read_report(*, session: Session, report_id: int, reader: str, agency_id: int | None = None) -> Report:

@@ -15,7 +15,7 @@ from clearinghouse import __version__
 from clearinghouse.config import get_settings
 from clearinghouse.db.engine import Store
 from clearinghouse.logs import get_logger
-from clearinghouse.tipline import bulk_api, ispws, json_api, public, service
+from clearinghouse.tipline import agency_api, bulk_api, ispws, json_api, public, service
 from clearinghouse.web.context import Limits, WebContext
 from clearinghouse.web.errors import install_error_handling
 from clearinghouse.web.throttle import Throttle
@@ -72,7 +72,10 @@ def create_app(store: Store | None = None, *, public_reports_per_hour: int | Non
     app = FastAPI(
         title="Clearinghouse",
         version=__version__,
-        summary="Report intake: the platform interface, the JSON API and the public report form.",
+        summary=(
+            "Report intake (the platform interface, the JSON API and the public report form) and law enforcement's"
+            " view of the reports made available to it."
+        ),
         lifespan=lifespan,
     )
     app.state.context = context
@@ -81,4 +84,5 @@ def create_app(store: Store | None = None, *, public_reports_per_hour: int | Non
     app.include_router(json_api.router)
     app.include_router(public.router)
     app.include_router(bulk_api.router)
+    app.include_router(agency_api.router)
     return app

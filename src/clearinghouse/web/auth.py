@@ -1,4 +1,5 @@
-"""HTTP Basic authentication of platform accounts, with a short-lived in-memory cache of verified credentials.
+"""HTTP Basic authentication of platform accounts and users, with a short-lived in-memory cache of verified
+credentials.
 
 Verifying an argon2 hash costs about 50 ms of CPU by design, which would cap a worker at some 20 requests a
 second; platforms send many calls per report with the same credentials. So a successful verification is
@@ -20,6 +21,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from clearinghouse.access.models import Role
 
 CACHE_TTL_SECONDS = 300.0
 CACHE_MAX_ENTRIES = 1024
@@ -37,6 +41,26 @@ class PlatformPrincipal:
     def actor(self) -> str:
         """How the audit log names this platform."""
         return f"platform:{self.username}"
+
+
+@dataclass(frozen=True, slots=True)
+class UserPrincipal:
+    """The user a request is authenticated as, with the agency whose jurisdiction bounds what they see."""
+
+    id: int
+    email: str
+    role: Role
+    agency_id: int | None
+    agency_name: str | None
+    jurisdiction_code: str | None
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this user."""
+        return f"user:{self.email}"
+
+
+P = TypeVar("P")
 
 
 class Unauthenticated(Exception):
@@ -60,7 +84,7 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     return username, secret
 
 
-class CredentialCache:
+class CredentialCache(Generic[P]):
     """Successful verifications, least recently used first out, each valid for `ttl` seconds."""
 
     def __init__(
@@ -74,14 +98,14 @@ class CredentialCache:
         self.max_entries = max_entries
         self._clock = clock
         self._key = secrets.token_bytes(32)
-        self._entries: OrderedDict[bytes, tuple[float, PlatformPrincipal]] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[float, P]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _digest(self, username: str, secret: str) -> bytes:
         message = username.encode("utf-8") + b"\x00" + secret.encode("utf-8")
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def get(self, username: str, secret: str) -> PlatformPrincipal | None:
+    def get(self, username: str, secret: str) -> P | None:
         """The principal these credentials were verified as, if that was less than `ttl` seconds ago."""
         key = self._digest(username, secret)
         with self._lock:
@@ -95,7 +119,7 @@ class CredentialCache:
             self._entries.move_to_end(key)
             return principal
 
-    def put(self, username: str, secret: str, principal: PlatformPrincipal) -> None:
+    def put(self, username: str, secret: str, principal: P) -> None:
         """Remember a successful verification."""
         key = self._digest(username, secret)
         with self._lock:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.db.base import utcnow
 from clearinghouse.db.engine import Store
-from clearinghouse.web.auth import CredentialCache
+from clearinghouse.web.auth import CredentialCache, PlatformPrincipal, UserPrincipal
 from clearinghouse.web.throttle import Throttle
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -63,7 +63,9 @@ class WebContext:
 
     store: Store
     limits: Limits
-    credentials: CredentialCache = field(default_factory=CredentialCache)
+    credentials: CredentialCache[PlatformPrincipal] = field(default_factory=CredentialCache)
+    user_credentials: CredentialCache[UserPrincipal] = field(default_factory=CredentialCache)
+    """Users' verified credentials, apart from platforms': a user name means nothing in the other cache."""
     clock: Callable[[], dt.datetime] = utcnow
     """Tests replace it to move time forward (report expiry)."""
     expiry_sweep_seconds: float = EXPIRY_SWEEP_SECONDS

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the shared context, a store session, the authenticated platform, bounded bodies.
+"""FastAPI dependencies: the shared context, a store session, the authenticated platform or user, bounded bodies.
 
 They read the shared context from the request rather than depending on `ContextDep`: each nested dependency
 costs FastAPI a resolution step on every request, and the platform interface answers thousands a second.
@@ -13,8 +13,9 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from clearinghouse.access.service import authenticate_platform
-from clearinghouse.web.auth import PlatformPrincipal, Unauthenticated, basic_credentials
+from clearinghouse.access.service import authenticate_platform, authenticate_user
+from clearinghouse.geo.models import Agency
+from clearinghouse.web.auth import PlatformPrincipal, Unauthenticated, UserPrincipal, basic_credentials
 from clearinghouse.web.bodies import Form, read_bounded, read_form
 from clearinghouse.web.context import WebContext
 
@@ -73,6 +74,38 @@ async def require_platform(request: Request) -> PlatformPrincipal:
 
 
 PlatformDep = Annotated[PlatformPrincipal, Depends(require_platform)]
+
+
+def _verify_user(context: WebContext, email: str, password: str) -> UserPrincipal | None:
+    with context.store.session() as session:
+        user = authenticate_user(session=session, email=email, password=password)
+        if user is None:
+            return None
+        agency = session.get(Agency, user.agency_id) if user.agency_id is not None else None
+        return UserPrincipal(
+            id=user.id,
+            email=user.email,
+            role=user.role,
+            agency_id=agency.id if agency is not None else None,
+            agency_name=agency.name if agency is not None else None,
+            jurisdiction_code=agency.jurisdiction_code if agency is not None else None,
+        )
+
+
+async def require_user(request: Request) -> UserPrincipal:
+    """The user whose Basic credentials (e-mail address and password) the request carries, or Unauthenticated."""
+    context = get_context(request)
+    email, password = basic_credentials(request.headers.get("authorization"))
+    principal = context.user_credentials.get(email, password)
+    if principal is None:
+        principal = await run_in_threadpool(_verify_user, context, email, password)
+        if principal is None:
+            raise Unauthenticated
+        context.user_credentials.put(email, password, principal)
+    return principal
+
+
+UserDep = Annotated[UserPrincipal, Depends(require_user)]
 
 
 async def document_body(request: Request) -> bytes:

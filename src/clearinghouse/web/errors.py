@@ -23,6 +23,9 @@ from clearinghouse.tipline.xmlsafe import ResponseCode, WireError
 from clearinghouse.web.auth import Unauthenticated
 from clearinghouse.web.bodies import BodyRefused
 
+AGENCY_PREFIX = "/api/v1/agency/"
+"""Where users (law enforcement), not platforms, sign in."""
+
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 ISPWS_PREFIX = "/ispws"
@@ -124,7 +127,12 @@ async def _unauthenticated(request: Request, error: Exception) -> Response:
     challenge = {"WWW-Authenticate": 'Basic realm="clearinghouse", charset="UTF-8"'}
     if is_ispws(request.url.path):
         return Response(status_code=401, headers=challenge)
-    response = problem(401, "Authentication required", "Send a platform account's credentials (HTTP Basic).")
+    who = (
+        "a user's e-mail address and password"
+        if request.url.path.startswith(AGENCY_PREFIX)
+        else "a platform account's credentials"
+    )
+    response = problem(401, "Authentication required", f"Send {who} (HTTP Basic).")
     response.headers.update(challenge)
     return response
 

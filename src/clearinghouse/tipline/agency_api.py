@@ -1,0 +1,348 @@
+"""Law enforcement's view of the tipline: the reports made available to an officer's jurisdiction.
+
+An officer signs in with HTTP Basic (e-mail address and password of a `law_enforcement` user, made with
+`clearinghouse users add`). `GET /api/v1/agency/reports` lists, in the order they were released, the reports made
+available to the jurisdiction of the officer's agency; `after` continues from the last release id seen, so an
+agency polling for new work gets exactly what is new. `GET /api/v1/agency/reports/{id}` answers one report in
+full: what the platform reported, its files' hashes and match, where it was located and why, its priority, its
+bundle. A report not made available to the officer's jurisdiction is answered 404, as if it did not exist.
+Every read is recorded in the audit log, refused ones included, and so is every listing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from clearinghouse.access import audit
+from clearinghouse.access.models import PlatformAccount, Role
+from clearinghouse.errors import NotFound
+from clearinghouse.geo.models import Agency
+from clearinghouse.tipline import service
+from clearinghouse.tipline.models import Bundle, Release, Report, ReportFile
+from clearinghouse.web.auth import UserPrincipal
+from clearinghouse.web.deps import ContextDep, SessionDep, UserDep
+from clearinghouse.web.errors import problem
+
+router = APIRouter(prefix="/api/v1/agency", tags=["Law enforcement"])
+
+LIST_LIMIT = 500
+"""Most reports one listing answers; continue with `after`."""
+MEMBERS_SHOWN = 1000
+"""Most bundle members a report's answer lists (the count is always complete)."""
+
+
+class ReportCore(BaseModel):
+    """What every view of a report shows first."""
+
+    report_id: int
+    received_at: dt.datetime | None
+    incident_type: str
+    priority: int | None = Field(description="1 (urgent) to 4 (low); see docs/intake.md, Priority.")
+    classification: str | None
+    country_code: str | None
+    state_code: str | None
+    location_confidence: float | None
+    file_count: int
+    platform: str | None = Field(description="The reporting platform; none for a report from the public.")
+    bundle_id: int | None
+    bundle_size: int | None = Field(description="Reports handled through this one, itself included, if a lead.")
+
+
+class ReportSummary(ReportCore):
+    """One report made available to the officer's jurisdiction, as listed."""
+
+    release_id: int = Field(description="The release that made it available here; pass the last one as `after`.")
+    released_at: dt.datetime
+
+
+class ReportList(BaseModel):
+    """A page of the reports made available to one jurisdiction."""
+
+    jurisdiction: str
+    agency: str
+    reports: list[ReportSummary]
+    next_after: int = Field(description="The `after` of the next page (the same as given when nothing is new).")
+
+
+class FileOut(BaseModel):
+    """A file of a report: its hashes and description (the content is never kept)."""
+
+    file_ref: str
+    kind: str
+    filename: str | None
+    size: int | None
+    md5: str | None
+    sha1: str | None
+    sha256: str | None
+    pdq: str | None
+    pdq_quality: int | None
+    previously_seen: bool | None = Field(description="In an earlier report or a known-content bank.")
+    details: dict[str, Any] | None
+
+
+class ReleaseOut(BaseModel):
+    """A release of the report to an agency of the officer's jurisdiction."""
+
+    agency: str
+    released_at: dt.datetime
+    reason: str
+
+
+class BundleMember(BaseModel):
+    """Another report of the bundle, handled through its lead."""
+
+    report_id: int
+    received_at: dt.datetime | None
+    platform_report_id: str | None
+    country_code: str | None
+    state_code: str | None
+
+
+class BundleOut(BaseModel):
+    """The bundle the report belongs to."""
+
+    bundle_id: int
+    kind: str
+    reason: str | None
+    lead_report_id: int
+    report_count: int
+    members: list[BundleMember] = Field(description="The other reports, when this is the lead (at most 1,000).")
+
+
+class ReportFull(ReportCore):
+    """One report in full."""
+
+    status: str
+    platform_report_id: str | None
+    incident_at: dt.datetime | None
+    escalation_reason: str | None
+    annotations: list[str]
+    location_rule: str | None
+    location_evidence: list[dict[str, Any]]
+    report: dict[str, Any] = Field(description="What the reporter sent, in the intake model (docs/intake.md).")
+    files: list[FileOut]
+    releases: list[ReleaseOut] = Field(description="Its releases (to law enforcement: those to its jurisdiction).")
+    bundle: BundleOut | None
+
+
+class ReportDetail(ReportFull):
+    """One report in full, as law enforcement receives it."""
+
+    release_id: int = Field(description="The release that made it available here (the lead's, for a member).")
+    released_at: dt.datetime
+
+
+def _officer(user: UserPrincipal) -> tuple[int, str] | Response:
+    """The officer's agency and jurisdiction, or the 403 answer for a user who is not law enforcement."""
+    if user.role is not Role.LAW_ENFORCEMENT or user.agency_id is None or user.jurisdiction_code is None:
+        detail = "Only law-enforcement users see the reports made available to their jurisdiction."
+        return problem(403, "Not law enforcement", detail)
+    return user.agency_id, user.jurisdiction_code
+
+
+def _platform_names(session: Session, reports: list[Report]) -> dict[int, str]:
+    ids = {r.platform_id for r in reports if r.platform_id is not None}
+    if not ids:
+        return {}
+    query = sa.select(PlatformAccount.id, PlatformAccount.name).where(PlatformAccount.id.in_(ids))
+    return {platform_id: name for platform_id, name in session.execute(query)}
+
+
+def _bundle_sizes(session: Session, reports: list[Report]) -> dict[int, tuple[int, int]]:
+    """Each bundle's (lead report id, report count), for the bundles of ``reports``."""
+    ids = {r.bundle_id for r in reports if r.bundle_id is not None}
+    if not ids:
+        return {}
+    query = sa.select(Bundle.id, Bundle.lead_report_id, Bundle.report_count).where(Bundle.id.in_(ids))
+    return {bundle_id: (lead, count) for bundle_id, lead, count in session.execute(query)}
+
+
+def _core(report: Report, platforms: dict[int, str], bundles: dict[int, tuple[int, int]]) -> dict[str, Any]:
+    bundle = bundles.get(report.bundle_id) if report.bundle_id is not None else None
+    return {
+        "report_id": report.id,
+        "received_at": report.received_at,
+        "incident_type": report.incident_type.value,
+        "priority": report.priority,
+        "classification": report.classification.value if report.classification is not None else None,
+        "country_code": report.country_code,
+        "state_code": report.state_code,
+        "location_confidence": report.location_confidence,
+        "file_count": report.file_count,
+        "platform": platforms.get(report.platform_id) if report.platform_id is not None else None,
+        "bundle_id": report.bundle_id,
+        "bundle_size": bundle[1] if bundle is not None and bundle[0] == report.id else None,
+    }
+
+
+def _json(model: BaseModel, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status_code)
+
+
+@router.get("/reports", response_model=ReportList)
+def list_made_available(
+    user: UserDep,
+    session: SessionDep,
+    context: ContextDep,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Continue after this release id.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIST_LIMIT, description="Most reports to answer.")] = 100,
+) -> Response:
+    """The reports made available to your agency's jurisdiction, in the order they were released."""
+    officer = _officer(user)
+    if isinstance(officer, Response):
+        return officer
+    agency_id, jurisdiction = officer
+    with context.writing(session):
+        found = service.made_available_to(session=session, jurisdiction_code=jurisdiction, after=after, limit=limit)
+        reports = [item.report for item in found]
+        platforms = _platform_names(session, reports)
+        bundles = _bundle_sizes(session, reports)
+        summaries = [
+            ReportSummary(**_core(i.report, platforms, bundles), release_id=i.release_id, released_at=i.released_at)
+            for i in found
+        ]
+        if summaries:
+            audit.record(
+                session=session,
+                actor=user.actor,
+                action="reports.listed",
+                subject_type="agency",
+                subject_id=agency_id,
+                detail={"reports": [s.report_id for s in summaries]},
+                at=context.clock(),
+            )
+    page = ReportList(
+        jurisdiction=jurisdiction,
+        agency=user.agency_name or "",
+        reports=summaries,
+        next_after=summaries[-1].release_id if summaries else after,
+    )
+    return _json(page)
+
+
+def _files(session: Session, report_id: int) -> list[FileOut]:
+    query = sa.select(ReportFile).where(ReportFile.report_id == report_id).order_by(ReportFile.id)
+    return [
+        FileOut(
+            file_ref=f.file_ref,
+            kind=f.kind.value,
+            filename=f.filename,
+            size=f.size,
+            md5=f.md5,
+            sha1=f.sha1,
+            sha256=f.sha256,
+            pdq=f.pdq,
+            pdq_quality=f.pdq_quality,
+            previously_seen=f.previously_seen,
+            details=f.details,
+        )
+        for f in session.scalars(query)
+    ]
+
+
+def _releases(session: Session, report_id: int, jurisdiction: str | None) -> list[tuple[int, ReleaseOut]]:
+    """A report's releases, with their ids: to one jurisdiction, or (None) to any."""
+    query = (
+        sa.select(Release.id, Agency.name, Release.released_at, Release.reason)
+        .join(Agency, Agency.id == Release.agency_id)
+        .where(Release.report_id == report_id)
+        .order_by(Release.id)
+    )
+    if jurisdiction is not None:
+        query = query.where(Release.jurisdiction_code == jurisdiction)
+    return [
+        (release_id, ReleaseOut(agency=name, released_at=at, reason=reason))
+        for release_id, name, at, reason in session.execute(query)
+    ]
+
+
+def _bundle(session: Session, report: Report) -> BundleOut | None:
+    if report.bundle_id is None:
+        return None
+    bundle = session.get(Bundle, report.bundle_id)
+    if bundle is None:  # pragma: no cover - a report's bundle is never deleted
+        return None
+    members: list[BundleMember] = []
+    if bundle.lead_report_id == report.id:
+        query = (
+            sa.select(Report.id, Report.received_at, Report.platform_ref, Report.country_code, Report.state_code)
+            .where(Report.bundle_id == bundle.id, Report.id != report.id)
+            .order_by(Report.id)
+            .limit(MEMBERS_SHOWN)
+        )
+        members = [
+            BundleMember(report_id=i, received_at=at, platform_report_id=ref, country_code=country, state_code=state)
+            for i, at, ref, country, state in session.execute(query)
+        ]
+    return BundleOut(
+        bundle_id=bundle.id,
+        kind=bundle.kind.value,
+        reason=bundle.reason,
+        lead_report_id=bundle.lead_report_id,
+        report_count=bundle.report_count,
+        members=members,
+    )
+
+
+def full_report(session: Session, report: Report, jurisdiction: str | None = None) -> ReportFull:
+    """A report in full, with its releases to ``jurisdiction`` (None: to every jurisdiction, for staff)."""
+    bundle = _bundle(session, report)
+    sizes = {bundle.bundle_id: (bundle.lead_report_id, bundle.report_count)} if bundle is not None else {}
+    return ReportFull(
+        **_core(report, _platform_names(session, [report]), sizes),
+        status=report.status.value,
+        platform_report_id=report.platform_ref,
+        incident_at=report.incident_at,
+        escalation_reason=report.escalation_reason,
+        annotations=list(report.annotations or []),
+        location_rule=report.location_rule,
+        location_evidence=list(report.location_evidence or []),
+        report=dict(report.body or {}),
+        files=_files(session, report.id),
+        releases=[release for _, release in _releases(session, report.id, jurisdiction)],
+        bundle=bundle,
+    )
+
+
+def _detail(session: Session, report: Report, jurisdiction: str) -> ReportDetail:
+    full = full_report(session, report, jurisdiction)
+    # What made it available here: its own first release, or for a bundle member its lead's.
+    via = report.id if full.releases or full.bundle is None else full.bundle.lead_report_id
+    release_id, first = _releases(session, via, jurisdiction)[0]
+    return ReportDetail(**dict(full), release_id=release_id, released_at=first.released_at)
+
+
+@router.get("/reports/{report_id}", response_model=ReportDetail)
+def read_made_available(
+    report_id: Annotated[int, Path(ge=1, le=2**63 - 1)], user: UserDep, session: SessionDep, context: ContextDep
+) -> Response:
+    """One report made available to your agency's jurisdiction, in full; every read is recorded."""
+    officer = _officer(user)
+    if isinstance(officer, Response):
+        return officer
+    agency_id, jurisdiction = officer
+    try:
+        with context.writing(session):
+            report = service.read_report(session=session, report_id=report_id, reader=user.actor, agency_id=agency_id)
+            detail = _detail(session, report, jurisdiction)
+    except NotFound:
+        # Refused reads are recorded too (by `read_report`), in a transaction of their own: the one above rolled back.
+        with context.writing(session):
+            audit.record(
+                session=session,
+                actor=user.actor,
+                action="report.read_refused",
+                subject_type="report",
+                subject_id=report_id,
+                detail={"agency": agency_id},
+                at=context.clock(),
+            )
+        return problem(404, "No such report", f"report {report_id} was not made available to {jurisdiction}")
+    return _json(detail)
