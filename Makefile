@@ -25,7 +25,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check src tests bench scripts
 
 typecheck: $(INSTALLED)
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src tests bench scripts
 
 unit: $(INSTALLED)
 	$(BIN)/pytest

@@ -26,7 +26,7 @@ def entry_for(content: bytes, **metadata: object) -> EntryIn:
     values = {"md5": hashes.md5, "sha1": hashes.sha1, "sha256": hashes.sha256}
     if hashes.pdq is not None:
         values["pdq"] = hashes.pdq
-    return EntryIn(hashes=values, pdq_quality=hashes.pdq_quality, **metadata)  # type: ignore[arg-type]
+    return EntryIn(hashes=values, pdq_quality=hashes.pdq_quality, **metadata)
 
 
 def add(session: Session, bank: str, kind: BankKind, entries: list[EntryIn]) -> None:

@@ -102,7 +102,7 @@ def test_columns_are_read_from_the_media_fields() -> None:
 
 
 def test_bad_entries_are_reported_by_line_and_good_ones_load(store: Store, tmp_path: Path) -> None:
-    media = [
+    media: list[Any] = [
         *copy.deepcopy(MEDIA),
         {"MediaID": 4, "MD5": "not-a-digest"},
         {"MediaID": 5, "Category": "one", "MD5": "E4D909C290D0FB1CA068FFADDF22CBD0"},

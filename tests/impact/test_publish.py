@@ -27,7 +27,7 @@ def _store_with_one_registration(path: Path) -> str:
                 profession="child_serving",
                 organization="Example County",
                 state_code="North Dakota",
-                registered_at="2023-05-04T10:00:00+00:00",  # type: ignore[arg-type]
+                registered_at="2023-05-04T10:00:00+00:00",
             ),
         )
     store.dispose()

@@ -55,8 +55,15 @@ def _year(store: Store) -> None:
         public = ReportIntake.model_validate(doc(state="TX"))
         filed = FiledReport(intake=public, received_at=T0, source=ReportSource.PUBLIC)
         file_reports(session=session, platform_id=None, reports=[filed], actor="public")
-        draft = {"source": ReportSource.PLATFORM, "body": {}, "actor": "test", "platform_id": social, "at": T0}
-        open_report(session=session, incident_type=IncidentType.CHILD_PORNOGRAPHY, **draft)  # never finished
+        open_report(  # never finished
+            session=session,
+            incident_type=IncidentType.CHILD_PORNOGRAPHY,
+            source=ReportSource.PLATFORM,
+            body={},
+            actor="test",
+            platform_id=social,
+            at=T0,
+        )
     pipeline.run(store, clock=lambda received: received + dt.timedelta(minutes=30))
 
 

@@ -81,11 +81,11 @@ def test_simulated_year_reproduces_every_seeded_state_figure(tmp_path: Path, sha
             sa.select(sa.func.count(sa.distinct(Release.report_id))).where(Release.report_id.in_(public))
         )
         assert released == len(public)
-        released = sa.select(Release.report_id).where(
+        never_filed = sa.select(Release.report_id).where(
             Release.report_id.in_(
                 sa.select(Report.id).where(Report.status.in_([ReportStatus.RETRACTED, ReportStatus.EXPIRED]))
             )
         )
-        assert session.execute(released).first() is None
+        assert session.execute(never_filed).first() is None
     store.dispose()
     assert compared == 5 * len(STATE_FIGURE_NAMES)

@@ -85,7 +85,9 @@ def test_a_repeated_id_inside_one_batch_is_stored_once(store: Store) -> None:
     outcomes = [(o.line, o.created) for o in summary.stored]
     assert outcomes == [(1, True), (2, True), (3, False)]
     assert summary.stored[2].report_id == summary.stored[0].report_id
-    assert report_by_ref(store, platform, "same").location_evidence[0]["region"] == "NC"  # the first one counts
+    evidence = report_by_ref(store, platform, "same").location_evidence
+    assert evidence is not None
+    assert evidence[0]["region"] == "NC"  # the first one counts
 
 
 def test_ids_are_per_platform(store: Store) -> None:

@@ -68,7 +68,7 @@ def intakes(draw: st.DrawFn) -> dict[str, Any]:
 
 def _round_trip(intake: ReportIntake) -> list[dict[str, object]]:
     """The clues by way of the Pydantic models, leaving out each clue they refuse (a blank one)."""
-    clues = []
+    clues: list[dict[str, object]] = []
     for item in intake.location_evidence():
         try:
             clues.extend(

@@ -153,7 +153,7 @@ def test_the_event_of_a_report_filed_in_one_pass_holds_every_decision(any_store:
 def test_prepared_rows_fill_exactly_the_columns_one_pass_writes() -> None:
     parsed = parse_chunk([(1, _messy_lines(1)[0])], dt.datetime.now(dt.UTC))
     assert not hasattr(parsed[0], "errors")
-    _, report = parsed[0]  # type: ignore[misc]
+    _, report = parsed[0]
     assert tuple(report.row) == REPORT_COLUMNS  # type: ignore[union-attr]
 
 
@@ -226,7 +226,7 @@ def test_two_imports_at_once_each_see_what_the_other_committed(any_store: Store)
             sa.select(ReportFile.md5, ReportFile.report_id, ReportFile.previously_seen).order_by(ReportFile.report_id)
         ).all()
     assert len(rows) == 600
-    first: dict[str, int] = {}
+    first: dict[str | None, int] = {}
     for md5_, report_id, seen in rows:
         first.setdefault(md5_, report_id)
         assert seen is (first[md5_] != report_id), (md5_, report_id)
@@ -268,7 +268,7 @@ def test_worker_processes_file_and_process_chunks_in_turn(store: Store) -> None:
     assert reports == events == summary.accepted
     assert unprocessed == 0
     assert released == summary.accepted - (members or 0)  # a bundle member is released through its lead
-    first: dict[str, int] = {}
+    first: dict[str | None, int] = {}
     for md5_, report_id, seen in rows:
         first.setdefault(md5_, report_id)
         assert seen is (first[md5_] != report_id)

@@ -17,6 +17,7 @@ from clearinghouse.impact.metrics import national_figures, state_figures
 from clearinghouse.victim_id import queue
 from clearinghouse.victim_id.counts import category_counts
 from clearinghouse.victim_id.models import (
+    SERIES_BANK,
     FileCategory,
     FileSeries,
     QueueItem,
@@ -184,7 +185,7 @@ def test_queue_refuses_unknown_files_and_a_file_of_another_series(
         with pytest.raises(NotFound):
             queue.attach_to_series(session=session, code="NOPE", file_ids=[file_id], actor="a")
     with seeded.unit_of_work() as session:
-        bank = hashing.get_or_create_bank(session=session, name=queue.SERIES_BANK, kind=BankKind.IDENTIFIED_SERIES)
+        bank = hashing.get_or_create_bank(session=session, name=SERIES_BANK, kind=BankKind.IDENTIFIED_SERIES)
         hashing.add_entries(session=session, bank=bank, entries=[world.entry(9, series="SER-TR-1")])
     with seeded.unit_of_work() as session, pytest.raises(Conflict, match="SER-TR-1"):
         queue.attach_to_series(session=session, code="SER-ID-1", file_ids=[file_id], actor="a")

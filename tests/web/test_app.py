@@ -104,7 +104,7 @@ def test_successful_credentials_are_cached_failures_never(
 
 def test_the_cache_forgets_after_its_ttl_and_evicts_least_recent() -> None:
     now = [0.0]
-    cache = CredentialCache(ttl=300, max_entries=2, clock=lambda: now[0])
+    cache: CredentialCache[PlatformPrincipal] = CredentialCache(ttl=300, max_entries=2, clock=lambda: now[0])
     principal = PlatformPrincipal(id=1, username="a", name="A")
     cache.put("a", "secret", principal)
     assert cache.get("a", "secret") == principal
