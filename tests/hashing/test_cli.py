@@ -132,7 +132,9 @@ def test_a_malformed_file_is_refused_with_line_and_reason(tmp_path: Path, app: t
 def test_bad_rows_are_listed_and_the_rest_loads(tmp_path: Path, app: typer.Typer) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("md5\n9e107d9d372bb6826bd81d3542a419d6\nnope\n", encoding="utf-8")
-    report = run(app, "banks", "import", str(path), "--bank", "K", "--kind", "allow_list")
+    loaded = runner.invoke(app, ["banks", "import", str(path), "--bank", "K", "--kind", "allow_list"])
+    assert loaded.exit_code == 1  # a record was refused, though the rest loaded
+    report = json.loads(loaded.stdout)
     assert report["added"] == 1
     assert report["errors"][0]["line"] == 3
     clash = runner.invoke(app, ["banks", "import", str(path), "--bank", "K", "--kind", "known_abuse"])
@@ -154,3 +156,46 @@ def test_snapshot_and_match_from_it(tmp_path: Path, app: typer.Typer) -> None:
     digest = hash_content(encode(picture(2))).md5
     [result] = run(app, "match", digest, "--snapshot", str(tmp_path / "snap"))
     assert [m["series"] for m in result["matches"]] == ["S2"]
+
+
+def test_a_snapshot_replaces_only_an_earlier_snapshot_never_other_files(tmp_path: Path, app: typer.Typer) -> None:
+    run(app, "banks", "import", str(write_bank(tmp_path)), "--bank", "K", "--kind", "known_abuse")
+    run(app, "banks", "snapshot", str(tmp_path / "snap"))
+    assert run(app, "banks", "snapshot", str(tmp_path / "snap"))["hashes"] == 6  # an earlier snapshot is replaced
+    (tmp_path / "empty").mkdir()
+    run(app, "banks", "snapshot", str(tmp_path / "empty"))
+    (tmp_path / "work" / "sub").mkdir(parents=True)
+    (tmp_path / "work" / "notes.txt").write_text("precious")
+    (tmp_path / "file.txt").write_text("precious")
+    for target in (tmp_path / "work", tmp_path / "file.txt"):
+        refused = runner.invoke(app, ["banks", "snapshot", str(target)])
+        assert refused.exit_code == 1, refused.output
+        assert "left alone" in refused.output or "not a folder" in refused.output
+    assert (tmp_path / "work" / "notes.txt").read_text() == "precious"
+    assert (tmp_path / "work" / "sub").is_dir()
+    assert (tmp_path / "file.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir() if ".retired-" in p.name or ".writing-" in p.name) == []
+    missing = runner.invoke(app, ["match", "0" * 32, "--snapshot", str(tmp_path / "work")])
+    assert missing.exit_code == 2
+    assert "cannot read the header" in missing.output
+
+
+def test_a_file_with_no_loadable_record_stores_nothing_and_bad_names_are_refused(
+    tmp_path: Path, app: typer.Typer
+) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("md5,category\nzz,1\n", encoding="utf-8")
+    refused = runner.invoke(app, ["banks", "import", str(path), "--bank", "Empty", "--kind", "known_abuse"])
+    assert refused.exit_code == 1
+    assert "nothing was stored" in refused.stderr
+    assert [b["name"] for b in run(app, "banks", "list")] == []
+    good = write_bank(tmp_path)
+    for name, message in [("", "bank:"), ("vid-series", "analysts' own bank")]:
+        result = runner.invoke(app, ["banks", "import", str(good), "--bank", name, "--kind", "allow_list"])
+        assert result.exit_code == 1, result.output
+        assert message in result.stderr
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"value": [{"MD5": "' + "a" * 32 + '", "X": ' + "[" * 5000 + "]" * 5000 + "}]}")
+    result = runner.invoke(app, ["banks", "import", str(deep), "--bank", "Deep", "--kind", "known_abuse"])
+    assert result.exit_code == 1
+    assert "nothing was loaded" in result.stderr

@@ -14,6 +14,7 @@ from clearinghouse.db.engine import Store
 from clearinghouse.tipline.bulk import BulkLine, numbered_lines, parse_line
 from clearinghouse.tipline.filing import FiledReport, file_reports
 from clearinghouse.tipline.models import FileKind, Report, ReportFile, ReportStatus
+from clearinghouse.tipline.onepass import Processing
 from clearinghouse.tipline.wire_schemas import ReportIntake
 from tests.tipline.bulk_helpers import T0, doc, image, line, md5, ready, report_by_ref, send
 
@@ -65,6 +66,43 @@ def test_good_lines_are_stored_and_bad_lines_are_reported_by_number(any_store: S
         (f"{first.id}-2", FileKind.IMAGE, md5(2), {"annotations": ["viral"]}),
     ]
     assert _counts(any_store) == (2, 2, 2)
+
+
+def _with(ref: str, *, received: str = "2023-05-01T12:00:00Z", **fields: object) -> bytes:
+    return json.dumps({"platform_report_id": ref, "received_at": received, "report": doc(), **fields}).encode()
+
+
+def test_lines_no_store_can_keep_are_refused_by_name_and_the_rest_is_processed(any_store: Store) -> None:
+    """Each of these once crashed a whole chunk (or left a report that stopped the pipeline's queue for good)."""
+    platform = ready(any_store)
+    too_deep = line("deep")[:-1] + b', "extra": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    ancient = doc()
+    ancient["incident_at"] = "0001-01-01T00:00:00+05:00"
+    lines = [
+        b"\xef\xbb\xbf" + line("bom", files=[image(1)]),  # a UTF-8 byte order mark before the first line
+        too_deep,
+        _with("year-1", received="0001-01-01T00:00:00Z"),
+        _with("year-1-east", received="0001-01-01T00:00:00+05:00"),
+        json.dumps({"platform_report_id": "inc", "received_at": "2023-05-01T12:00:00Z", "report": ancient}).encode(),
+        _with("huge", files=[{"kind": "image", "md5": md5(5), "size": 2**63}]),
+        _with("nul\u0000id"),
+        "{}".encode("utf-16-le"),
+        line("last", files=[image(2)]),
+    ]
+    summary = send(any_store, platform, lines, processing=Processing())
+    assert [o.platform_report_id for o in summary.stored] == ["bom", "last"]
+    problems = {p.line: [(e.field, e.message) for e in p.errors] for p in summary.rejected}
+    assert sorted(problems) == [2, 3, 4, 5, 6, 7, 8]
+    assert "recursion" in problems[2][0][1]
+    assert problems[3][0][0] == problems[4][0][0] == "received_at"
+    assert "out of range" in problems[3][0][1]
+    assert problems[5][0][0] == "report.incident_at"
+    assert problems[6][0][0] == "files.0.size"
+    assert "NUL character" in problems[7][0][1]
+    assert "not UTF-8" in problems[8][0][1]
+    with any_store.session() as session:
+        queued = session.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.processed_at.is_(None)))
+    assert queued == 0
 
 
 def test_a_retried_batch_creates_no_duplicate(any_store: Store) -> None:

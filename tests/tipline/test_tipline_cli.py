@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,17 @@ def test_an_ip_database_that_cannot_be_read_is_named(tmp_path: Path, url: str, m
     assert result.exit_code == 2
     assert "CLEARINGHOUSE_MAXMIND_DB" in result.output
     assert _counts(url) == (0, 0)
+
+
+def test_an_export_read_from_a_pipe_is_imported_whole(tmp_path: Path, url: str) -> None:
+    """A pipe can be read only once: counting its lines first once left nothing to import."""
+    export = _export(tmp_path, [line(f"p-{i}", files=[image(i)]) for i in range(7)])
+    fifo = tmp_path / "export.pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(export.read_bytes()))
+    writer.start()
+    result = runner.invoke(tipline_app, ["import", str(fifo), "--platform", "Example Video", "--url", url])
+    writer.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert "7 report(s) stored" in result.output
+    assert _counts(url) == (7, 7)

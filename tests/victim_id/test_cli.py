@@ -155,3 +155,37 @@ def test_queue_closes_files_without_a_series(app: typer.Typer, agency_id: Agency
     run(app, "queue", "--no-series", "again", "--file", file_id, code=1)
     run(app, "queue", "--no-series", "", "--file", str(waiting["files"][1]["file_id"]), code=2)
     run(app, "queue", "--no-series", "why", "--open-series", "SER-X", "--file", file_id, code=2)
+
+
+def test_bad_values_and_unwritable_outputs_are_refused_cleanly_and_leave_no_trace(
+    app: typer.Typer, agency_id: AgencyId, tmp_path: Path, seeded: Store
+) -> None:
+    import sqlalchemy as sa
+
+    from clearinghouse.access.models import AuditEvent
+
+    def events() -> int:
+        with seeded.session() as session:
+            return session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) or 0
+
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    manifest = tmp_path / "case.json"
+    manifest.write_text(world.vics_manifest(), encoding="utf-8")
+    wide = tmp_path / "wide.csv"
+    wide.write_text(f"md5\n{md5(1)}\n", encoding="utf-16")
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"value": [{"MD5": "' + md5(1) + '", "X": ' + "[" * 5000 + "]" * 5000 + "}]}")
+    before = events()
+    for arguments, message in [
+        (["submit", str(wide), "--agency", agency, "--case", "C-9"], "not UTF-8"),
+        (["submit", str(deep), "--agency", agency, "--case", "C-9"], "nested too deeply"),
+        (["submit", str(manifest), "--agency", agency, "--case", ""], "case"),
+        (["submit", str(manifest), "--agency", "99999999999999999999", "--case", "C-9"], "larger than any"),
+        (["review", "99999999999999999999"], "larger than any"),
+        (["export", "--year", "2023", "--quarter", "1", "--out", str(tmp_path / "no" / "x.csv")], "cannot write"),
+    ]:
+        result = runner.invoke(app, arguments)
+        assert result.exit_code in (1, 2), (arguments, result.output)
+        assert message in result.stderr, (arguments, result.stderr)
+        assert "Traceback" not in result.output
+    assert events() == before  # the export that could not be written recorded nothing

@@ -12,7 +12,7 @@ from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing import service, types
 from clearinghouse.hashing.image import hash_content
 from clearinghouse.hashing.models import BankKind
-from clearinghouse.hashing.schemas import HashQuery, ImportFormatError
+from clearinghouse.hashing.schemas import HashQuery, ImportFormatError, ImportReport
 from clearinghouse.hashing.transfer import FileFormat, export_text, import_file
 
 banks_app = typer.Typer(help="Manage hash banks: import, export, list and snapshot.", no_args_is_help=True)
@@ -96,6 +96,7 @@ def match_command(
     A bare 64-digit value is looked up both as SHA-256 and as PDQ.
     """
     from clearinghouse.hashing.matcher import Matcher
+    from clearinghouse.hashing.snapshot import SnapshotError
 
     try:
         pairs = [_query_for(item) for item in items]
@@ -107,6 +108,8 @@ def match_command(
             matcher = Matcher.load(snapshot) if snapshot else Matcher.from_store(session=session)
             results = matcher.lookup_many(session=session, queries=[query for query, _ in pairs])
             matcher.close()
+    except SnapshotError as error:
+        raise _fail(str(error), 2) from error
     finally:
         store.dispose()
     output = []
@@ -136,19 +139,45 @@ def import_command(
     ] = None,
     url: UrlOption = None,
 ) -> None:
-    """Load a hash set into a bank; bad records are listed with their line, good ones still load."""
+    """Load a hash set into a bank; bad records are listed with their line, good ones still load (the exit code
+    is then 1). When no record loads, nothing is stored: not even a new bank."""
+    from pydantic import ValidationError
+
+    if bank.strip() in RESERVED_BANKS:
+        raise _fail(f"bank: {bank.strip()!r} is the victim-identification analysts' own bank; choose another name")
     store = _open(url)
     try:
         with store.unit_of_work() as session:
             target = service.get_or_create_bank(session=session, name=bank, kind=kind, source=source)
             report = import_file(session=session, bank=target, path=file, file_format=file_format)
+            if report.errors and not (report.added or report.updated):
+                raise _NothingLoaded(report)  # rolls the unit of work back, a bank created for it included
+    except _NothingLoaded as refused:
+        _echo_json(refused.report.model_dump(mode="json"))
+        raise _fail(f"{file}: no record could be loaded; nothing was stored") from None
     except ImportFormatError as error:
         raise _fail(f"{file}: line {error.line}: {error.reason}; nothing was loaded") from error
     except ClearinghouseError as error:
         raise _fail(str(error)) from error
+    except ValidationError as error:  # the bank's name or source
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False))
+        raise _fail(f"bank: {problems}") from None
+    except RecursionError:
+        raise _fail(f"{file}: nested too deeply to be a hash set; nothing was loaded") from None
     finally:
         store.dispose()
     _echo_json(report.model_dump(mode="json"))
+    if report.errors:
+        raise typer.Exit(1)
+
+
+RESERVED_BANKS = frozenset({"vid-series"})
+"""Banks the application keeps itself (`victim_id.models.SERIES_BANK`: the analysts' series bank)."""
+
+
+class _NothingLoaded(Exception):
+    def __init__(self, report: ImportReport) -> None:
+        self.report = report
 
 
 @banks_app.command("list")
@@ -193,11 +222,18 @@ def export_command(
 
 @banks_app.command("snapshot")
 def snapshot_command(
-    directory: Annotated[Path, typer.Argument(help="Directory to write the snapshot to (replaced in one step).")],
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder to write the snapshot to: a new or empty folder, or an earlier snapshot (replaced in one "
+            "step). A folder holding anything else is refused and left alone."
+        ),
+    ],
     url: UrlOption = None,
 ) -> None:
     """Build the matcher from every bank and write its snapshot, for workers to start from (`match --snapshot`)."""
     from clearinghouse.hashing.matcher import Matcher
+    from clearinghouse.hashing.snapshot import SnapshotError
 
     store = _open(url)
     try:
@@ -205,6 +241,10 @@ def snapshot_command(
             matcher = Matcher.from_store(session=session)
     finally:
         store.dispose()
-    matcher.save(directory)
-    matcher.close()
+    try:
+        matcher.save(directory)
+    except (SnapshotError, OSError) as error:
+        raise _fail(str(error), 1) from error
+    finally:
+        matcher.close()
     _echo_json({"directory": str(directory), "hashes": len(matcher), "high_water": matcher.high_water})

@@ -50,8 +50,13 @@ class Snapshot:
 
 
 def save(directory: Path, snapshot: Snapshot) -> None:
-    """Write ``snapshot`` to ``directory``, replacing any snapshot there in one rename."""
+    """Write ``snapshot`` to ``directory``, replacing any snapshot there in one rename.
+
+    Only an earlier snapshot is replaced: a file, or a folder that holds anything but a snapshot, is refused
+    (SnapshotError) and left as it was, so a slip of the path never deletes someone's files.
+    """
     directory = Path(directory)
+    _refuse_unless_replaceable(directory)
     staging = directory.with_name(f"{directory.name}.writing-{os.getpid()}")
     if staging.exists():
         shutil.rmtree(staging)
@@ -71,6 +76,24 @@ def save(directory: Path, snapshot: Snapshot) -> None:
     staging.rename(directory)
     if retired.exists():
         shutil.rmtree(retired)
+
+
+def _refuse_unless_replaceable(directory: Path) -> None:
+    """Nothing there, an empty folder, or a snapshot of ours; else SnapshotError."""
+    if not directory.exists() and not directory.is_symlink():
+        return
+    if not directory.is_dir() or directory.is_symlink():
+        raise SnapshotError(f"{directory}: is not a folder; give a new folder or an earlier snapshot to replace")
+    if not any(directory.iterdir()):
+        return
+    try:
+        header = json.loads((directory / "header.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise SnapshotError(
+            f"{directory}: holds files that are not a snapshot; they are left alone (give a new or empty folder)"
+        )
 
 
 def load(directory: Path, *, mmap: bool = True, workers: int = 2) -> Snapshot:

@@ -28,7 +28,7 @@ from multiprocessing.synchronize import Condition
 from multiprocessing.util import Finalize
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,15 +39,22 @@ from clearinghouse.tipline.fastsql import gc_paused
 from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
 from clearinghouse.tipline.models import FileKind
 from clearinghouse.tipline.onepass import Processing, Processor, ReadyReport, file_and_process, processor_for, ready
-from clearinghouse.tipline.wire_schemas import FileAnnotation, IntakeModel, ReportIntake
+from clearinghouse.tipline.wire_schemas import FileAnnotation, IntakeModel, Moment, ReportIntake
 
 MAX_FILES = 1000
+MAX_FILE_SIZE = 2**63 - 1
+"""The largest size a store keeps (a signed 64-bit integer)."""
 CHUNK_LINES = 5000
 """Lines stored per transaction: large enough to amortise a commit, small enough to bound a retry."""
 STORE_ATTEMPTS = 3
 """Transactions tried per chunk when a concurrent writer conflicts with it (see `store_chunk`)."""
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 """How far past our clock a received time may be (the platform's clock may run a little ahead)."""
+
+
+NOT_UTF8 = "is not UTF-8 text (it holds NUL bytes: UTF-16?); export the file as UTF-8"
+HOLDS_NUL = "holds a NUL character (\\u0000), which is never stored: remove it from the text"
+BOM = b"\xef\xbb\xbf"
 
 
 def _hex(length: int) -> str:
@@ -66,7 +73,7 @@ class BulkFile(IntakeModel):
     sha256: Annotated[str | None, Field(pattern=_hex(64))] = None
     pdq: Annotated[str | None, Field(pattern=_hex(64))] = None
     pdq_quality: Annotated[int | None, Field(ge=0, le=100)] = None
-    size: Annotated[int | None, Field(ge=0)] = None
+    size: Annotated[int | None, Field(ge=0, le=MAX_FILE_SIZE)] = None
     filename: Annotated[str | None, Field(max_length=255)] = None
     annotations: list[FileAnnotation] = Field(default_factory=list)
 
@@ -95,7 +102,7 @@ class BulkLine(IntakeModel):
     """One NDJSON line: a finished report with the platform's id for it."""
 
     platform_report_id: Annotated[str, Field(min_length=1, max_length=120, pattern=r"\S")]
-    received_at: AwareDatetime = Field(description="When the platform made the report (not in the future).")
+    received_at: Moment = Field(description="When the platform made the report (not in the future).")
     report: ReportIntake
     files: list[BulkFile] = Field(default_factory=list, max_length=MAX_FILES)
 
@@ -180,7 +187,7 @@ def _ref_of_bad_line(raw: bytes) -> str | None:
     """The platform id of a line that failed validation, if it can be read at all (to help the platform)."""
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's parser goes
         return None
     ref = document.get("platform_report_id") if isinstance(document, dict) else None
     return ref if isinstance(ref, str) and 0 < len(ref) <= 120 else None
@@ -195,7 +202,13 @@ def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> tuple[int, Prepa
             FieldError(".".join(str(part) for part in item["loc"]) or "(line)", item["msg"])
             for item in error.errors(include_url=False, include_input=False)
         )
+        if b"\x00" in raw:
+            errors = (FieldError("(line)", NOT_UTF8), *errors)
         return LineProblem(number, _ref_of_bad_line(raw), errors)
+    if b"\\u0000" in raw:
+        # Valid JSON, but no store keeps a NUL character in text (PostgreSQL refuses it outright).
+        shown = line.platform_report_id.replace("\x00", "\\u0000")
+        return LineProblem(number, shown, (FieldError("(line)", HOLDS_NUL),))
     if line.received_at > now + FUTURE_TOLERANCE:
         problem = FieldError("received_at", f"is in the future (our clock says {now.isoformat(timespec='seconds')})")
         return LineProblem(number, line.platform_report_id, (problem,))
@@ -235,7 +248,9 @@ class LineSplitter:
         self.rest = b""
 
     def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
-        """The lines completed by ``chunk``."""
+        """The lines completed by ``chunk`` (a UTF-8 byte order mark at the very start is dropped)."""
+        if self.number == 0 and not self.rest and chunk.startswith(BOM):
+            chunk = chunk[len(BOM) :]
         pieces = (self.rest + chunk).split(b"\n")
         self.rest = pieces.pop()
         found = []

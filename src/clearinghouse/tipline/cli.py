@@ -105,7 +105,8 @@ def import_command(
                 "`clearinghouse platforms add NAME`"
             )
             raise typer.Exit(code=2)
-        total = _count_lines(file)
+        # A pipe or a terminal can be read only once: its lines are not counted ahead (no total on the bar).
+        total = _count_lines(file) if file.is_file() else None
         # Processed in the same pass (onepass), or left in the pipeline's queue with --no-process.
         processing = Processing(ip_database=_ip_database()) if process else None
         with _progress() as progress, file.open("rb") as stream:
@@ -120,7 +121,8 @@ def import_command(
                 on_chunk=lambda size: progress.update(task, advance=size),
                 processing=processing,
             )
-            progress.update(task, completed=total)
+            if total is not None:
+                progress.update(task, completed=total)
             processed = summary.accepted if process else 0
     finally:
         store.dispose()

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.errors import NotFound
 from clearinghouse.tipline import service
+from clearinghouse.tipline.bulk import HOLDS_NUL
 from clearinghouse.tipline.filing import FileDigest, FiledReport, file_reports
 from clearinghouse.tipline.intake import NotYours, file_details_of
 from clearinghouse.tipline.models import FileKind, Report
@@ -47,7 +48,7 @@ class FileDigestIn(IntakeModel):
     sha256: Annotated[str | None, Field(pattern=_hex(64))] = None
     pdq: Annotated[str | None, Field(pattern=_hex(64))] = None
     pdq_quality: Annotated[int | None, Field(ge=0, le=100)] = None
-    size: Annotated[int | None, Field(ge=0)] = None
+    size: Annotated[int | None, Field(ge=0, le=2**63 - 1)] = None
     filename: Annotated[str | None, Field(max_length=255)] = None
 
     @model_validator(mode="after")
@@ -149,6 +150,11 @@ def create_report(platform: PlatformDep, body: DocumentDep, session: SessionDep,
         submission = ReportSubmission.model_validate_json(body)
     except ValidationError as error:
         return _invalid(error)
+    if b"\\u0000" in body:
+        # Valid JSON, but no store keeps a NUL character in text (PostgreSQL refuses it outright).
+        return problem(
+            422, "Invalid report", f"(body): {HOLDS_NUL}", errors=[{"field": "(body)", "message": HOLDS_NUL}]
+        )
     ref = submission.platform_report_id
     report_id = _file(context, session, platform, submission)
     if report_id is not None:

@@ -12,11 +12,28 @@ office or the police, not the child or the reported person.
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+EARLIEST_YEAR = 1900
+"""Times before this year are refused: no report concerns them, and arithmetic near year 1 overflows."""
+
+
+def _plausible(value: datetime) -> datetime:
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST_YEAR <= in_utc.year <= 9998:
+        raise ValueError(f"is out of range (a time from {EARLIEST_YEAR} to 9998 is expected)")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
+"""A timezone-aware time in a plausible range (see EARLIEST_YEAR)."""
 
 
 class IncidentType(StrEnum):
@@ -116,7 +133,7 @@ class Address(IntakeModel):
 class IpCaptureEvent(IntakeModel):
     ip_address: str
     event: CaptureEvent | None = None
-    at: AwareDatetime | None = None
+    at: Moment | None = None
     possible_proxy: bool | None = None
     port: int | None = None
 
@@ -125,7 +142,7 @@ class DeviceId(IntakeModel):
     id_type: str
     id_value: str
     event: CaptureEvent | None = None
-    at: AwareDatetime | None = None
+    at: Moment | None = None
 
 
 class EstimatedLocation(IntakeModel):
@@ -133,7 +150,7 @@ class EstimatedLocation(IntakeModel):
     region: str | None = None
     country_code: str | None = None
     verified: bool | None = None
-    at: AwareDatetime | None = None
+    at: Moment | None = None
 
 
 class Person(IntakeModel):
@@ -312,7 +329,7 @@ class ReportIntake(IntakeModel):
     """A platform's report as intake receives it, before it is stored."""
 
     incident_type: IncidentType
-    incident_at: AwareDatetime
+    incident_at: Moment
     incident_time_description: str | None = None
     platform: str | None = Field(default=None, description="The application where the content was found.")
     escalation_reason: str | None = Field(
@@ -376,7 +393,7 @@ class FileDetailsIntake(IntakeModel):
     file_id: str
     file_name: str | None = None
     original_file_name: str | None = None
-    uploaded_to_platform_at: AwareDatetime | None = None
+    uploaded_to_platform_at: Moment | None = None
     location_of_file: str | None = None
     viewed_by_platform: bool | None = None
     exif_viewed_by_platform: bool | None = None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing.transfer import FileFormat
@@ -66,6 +67,10 @@ def _unit_of_work(url: str | None) -> Iterator[Any]:
             yield session
     except ClearinghouseError as error:
         raise _fail(error) from error
+    except ValidationError as error:  # an option's value, checked by the service's input model
+        raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from None
+    except OverflowError:  # an id beyond what the store holds: no such record
+        raise _fail("an id given is larger than any record's (at most 2**63 - 1)") from None
     finally:
         store.dispose()
 
@@ -85,10 +90,14 @@ def _write(text: str | bytes, out: Path | None) -> None:
         if isinstance(text, bytes):
             raise _fail("a PDF needs --out FILE")
         typer.echo(text, nl=False)
-    elif isinstance(text, bytes):
-        out.write_bytes(text)
     else:
-        out.write_text(text, encoding="utf-8")
+        try:
+            if isinstance(text, bytes):
+                out.write_bytes(text)
+            else:
+                out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise _fail(f"cannot write {out}: {error.strerror or error}") from None
 
 
 @vid_app.callback()
@@ -115,9 +124,14 @@ def submit_command(
     """Receive an agency's manifest of hashes for one case; a bad manifest is refused whole, by line."""
     from clearinghouse.victim_id.manifest import ManifestError, detect_format, parse_manifest, submit_manifest
 
-    text = file.read_text(encoding="utf-8-sig")
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _fail(f"{file}: not UTF-8 text (byte {error.start}); nothing was stored") from None
     try:
         files = parse_manifest(text, file_format or detect_format(text, file.name))
+    except RecursionError:
+        raise _fail(f"{file}: nested too deeply to be a manifest; nothing was stored") from None
     except ManifestError as error:
         for row in error.errors:
             typer.echo(f"{file}: line {row.line}: {row.reason}", err=True)
@@ -159,7 +173,8 @@ def report_command(
         raise _fail("a PDF needs --out FILE")
     with _unit_of_work(url) as session:
         report = build_report(session=session, submission_id=submission_id, actor=actor)
-    _write(report_pdf(report) if report_format is ReportFormat.PDF else report_json(report), out)
+        # Written before the read is committed: a report that could not be written leaves no audit event.
+        _write(report_pdf(report) if report_format is ReportFormat.PDF else report_json(report), out)
     if out is not None:
         typer.echo(f"report of submission {submission_id} written to {out}", err=True)
 
@@ -274,8 +289,8 @@ def export_command(
 
     with _unit_of_work(url) as session:
         lines = export.distribution(session=session, year=year, quarter=quarter, actor=actor)
-    text = export.to_csv(lines) if export_format is ExportFormat.CSV else export.to_json(lines, year, quarter)
-    _write(text, out)
+        text = export.to_csv(lines) if export_format is ExportFormat.CSV else export.to_json(lines, year, quarter)
+        _write(text, out)  # before the export's audit event is committed: a failed write leaves none
 
 
 @vid_app.command("tables")
