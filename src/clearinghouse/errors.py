@@ -39,7 +39,10 @@ def require_aware(field: str, value: dt.datetime) -> dt.datetime:
     """A timezone-aware value, or an InputError naming the field."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InputError(field, "must carry a time zone (UTC recommended)", value.isoformat())
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # within hours of year 1 or year 9999
+        raise InputError(field, "is out of range", value.isoformat()) from None
 
 
 def require_past(field: str, value: dt.datetime, *, now: dt.datetime | None = None) -> dt.datetime:

@@ -131,3 +131,9 @@ def test_authentication_and_ownership(
     assert (theirs.status_code, theirs.json()["code"]) == (403, 3000)
     missing = api.get("reports/987654")
     assert (missing.status_code, missing.json()["code"]) == (404, 5001)
+
+
+def test_a_report_id_beyond_the_store_is_refused_not_a_server_error(api: httpx.Client) -> None:
+    for report_id in ("1746753020600468584494268416", "0", "-3"):
+        response = api.get(f"reports/{report_id}")
+        assert response.status_code == 422, (report_id, response.text)

@@ -121,7 +121,10 @@ def _timestamp(value: str) -> dt.datetime | None:
         raise InputError("added_at", "expected an ISO 8601 date and time with a time zone", value) from error
     if parsed.tzinfo is None:
         raise InputError("added_at", "must carry a time zone (for example 2024-05-01T12:00:00+00:00)", value)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise InputError("added_at", "is out of range", value) from None
 
 
 def export(entries: Iterable[BankEntry]) -> str:

@@ -53,7 +53,9 @@ def _resolve_state(text: str) -> str:
         raise typer.BadParameter(str(error), param_hint="STATE") from error
 
 
-YearOption = Annotated[int, typer.Option("--year", "-y", help="Calendar year of the figures (UTC).")]
+YearOption = Annotated[
+    int, typer.Option("--year", "-y", min=1900, max=9998, help="Calendar year of the figures (UTC).")
+]
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="Store URL; default CLEARINGHOUSE_DATABASE_URL or the embedded SQLite file.")
 ]

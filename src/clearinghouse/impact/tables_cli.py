@@ -66,7 +66,9 @@ def to_markdown(tables: Sequence[NationalTable], year: int) -> str:
 
 
 def tables_command(
-    year: Annotated[int, typer.Option("--year", "-y", help="Calendar year (UTC) of the reports counted.")],
+    year: Annotated[
+        int, typer.Option("--year", "-y", min=1900, max=9998, help="Calendar year (UTC) of the reports counted.")
+    ],
     output_format: Annotated[
         TableFormat,
         typer.Option(

@@ -31,7 +31,9 @@ def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo store and the sheets.")] = Path(
         "demo-out"
     ),
-    year: Annotated[int, typer.Option("--year", help="Year to simulate (calibrated for 2023).")] = 2023,
+    year: Annotated[
+        int, typer.Option("--year", min=1900, max=9998, help="Year to simulate (calibrated for 2023).")
+    ] = 2023,
     scale: Annotated[
         float,
         typer.Option("--scale", help="Volume of the rest of the country, as a share of the full year (1.0 = all)."),

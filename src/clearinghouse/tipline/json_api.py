@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlalchemy.exc import IntegrityError
@@ -167,7 +167,9 @@ def create_report(platform: PlatformDep, body: DocumentDep, session: SessionDep,
 
 
 @router.get("/reports/{report_id}", response_model=FiledAnswer)
-def get_report(report_id: int, platform: PlatformDep, session: SessionDep, context: ContextDep) -> Response:
+def get_report(
+    report_id: Annotated[int, Path(ge=1, le=2**63 - 1)], platform: PlatformDep, session: SessionDep, context: ContextDep
+) -> Response:
     """Where one of the platform's own reports stands (the read is recorded, like every read of a report)."""
     try:
         with context.writing(session):

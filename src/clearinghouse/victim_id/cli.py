@@ -275,7 +275,7 @@ def identify_command(
 
 @vid_app.command("export")
 def export_command(
-    year: Annotated[int, typer.Option("--year", "-y", help="Calendar year (UTC) of the quarter.")],
+    year: Annotated[int, typer.Option("--year", "-y", min=1900, max=9998, help="Calendar year (UTC) of the quarter.")],
     quarter: Annotated[int, typer.Option("--quarter", "-q", min=1, max=4, help="Quarter: 1 (January-March) to 4.")],
     export_format: Annotated[
         ExportFormat, typer.Option("--format", "-f", help="csv: a line per series and agency. json: one document.")
@@ -295,7 +295,9 @@ def export_command(
 
 @vid_app.command("tables")
 def tables_command(
-    year: Annotated[int, typer.Option("--year", "-y", help="Calendar year (UTC) of the reviews counted.")],
+    year: Annotated[
+        int, typer.Option("--year", "-y", min=1900, max=9998, help="Calendar year (UTC) of the reviews counted.")
+    ],
     table_format: Annotated[
         TableFormat,
         typer.Option("--format", "-f", help="md, csv (table,row,column,value) or json.", case_sensitive=False),
