@@ -6,8 +6,8 @@ costs FastAPI a resolution step on every request, and the platform interface ans
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -15,7 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.access.service import authenticate_platform, authenticate_user
 from clearinghouse.geo.models import Agency
-from clearinghouse.web.auth import PlatformPrincipal, Unauthenticated, UserPrincipal, basic_credentials
+from clearinghouse.web.auth import (
+    CredentialCache,
+    PlatformPrincipal,
+    Unauthenticated,
+    UserPrincipal,
+    basic_credentials,
+)
 from clearinghouse.web.bodies import Form, read_bounded, read_form
 from clearinghouse.web.context import WebContext
 
@@ -58,17 +64,28 @@ def _verify(context: WebContext, username: str, secret: str) -> PlatformPrincipa
         return PlatformPrincipal(id=account.id, username=account.username, name=account.name)
 
 
-async def require_platform(request: Request) -> PlatformPrincipal:
-    """The platform whose Basic credentials the request carries, or Unauthenticated (answered with a 401)."""
-    context = get_context(request)
-    username, secret = basic_credentials(request.headers.get("authorization"))
-    principal = context.credentials.get(username, secret)
+P = TypeVar("P")
+
+
+async def _principal(
+    request: Request, cache: CredentialCache[P], verify: Callable[[WebContext, str, str], P | None]
+) -> P:
+    """Who the request's Basic credentials open, from ``cache`` or verified (and then cached); else Unauthenticated
+    (answered with a 401)."""
+    name, secret = basic_credentials(request.headers.get("authorization"))
+    principal = cache.get(name, secret)
     if principal is None:
         # argon2 takes tens of milliseconds of CPU: off the event loop.
-        principal = await run_in_threadpool(_verify, context, username, secret)
+        principal = await run_in_threadpool(verify, get_context(request), name, secret)
         if principal is None:
             raise Unauthenticated
-        context.credentials.put(username, secret, principal)
+        cache.put(name, secret, principal)
+    return principal
+
+
+async def require_platform(request: Request) -> PlatformPrincipal:
+    """The platform whose Basic credentials the request carries, or Unauthenticated (answered with a 401)."""
+    principal = await _principal(request, get_context(request).credentials, _verify)
     request.state.platform = principal.username
     return principal
 
@@ -94,15 +111,7 @@ def _verify_user(context: WebContext, email: str, password: str) -> UserPrincipa
 
 async def require_user(request: Request) -> UserPrincipal:
     """The user whose Basic credentials (e-mail address and password) the request carries, or Unauthenticated."""
-    context = get_context(request)
-    email, password = basic_credentials(request.headers.get("authorization"))
-    principal = context.user_credentials.get(email, password)
-    if principal is None:
-        principal = await run_in_threadpool(_verify_user, context, email, password)
-        if principal is None:
-            raise Unauthenticated
-        context.user_credentials.put(email, password, principal)
-    return principal
+    return await _principal(request, get_context(request).user_credentials, _verify_user)
 
 
 UserDep = Annotated[UserPrincipal, Depends(require_user)]
