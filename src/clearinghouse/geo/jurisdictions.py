@@ -147,7 +147,7 @@ def us_place_for_country(country_code: str) -> JurisdictionInfo | None:
     return _BY_CODE[code] if code in TERRITORY_CODES else None
 
 
-_ZIP_PATTERN = re.compile(r"^(\d{5})(?:-?\d{4})?$")
+_ZIP_PATTERN = re.compile(r"^([0-9]{5})(?:-?[0-9]{4})?$")  # ASCII digits: \d matches any script's
 
 
 def state_from_zip(zip_code: str) -> JurisdictionInfo:

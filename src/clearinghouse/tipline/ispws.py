@@ -83,7 +83,7 @@ def form_report_id(form: Form, request: Request) -> int:
     if value is None or not value.strip():
         raise WireError(ResponseCode.INVALID_REQUEST, "the form field 'id' (the report id) is missing")
     text = value.strip()
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise WireError(ResponseCode.INVALID_REQUEST, f"the form field 'id' must be a report id, got {text[:40]!r}")
     return int(text)
 

@@ -159,7 +159,7 @@ def _child_age(values: dict[str, str]) -> int | None:
     text = values.get("child_age", "").strip()
     if not text:
         return None
-    if not text.isdigit() or int(text) > 17:
+    if not (text.isascii() and text.isdigit()) or int(text) > 17:
         raise FormProblem("child_age", "must be a whole number from 0 to 17 (a child is under 18)")
     return int(text)
 

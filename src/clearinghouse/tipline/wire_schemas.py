@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 EARLIEST_YEAR = 1900
 """Times before this year are refused: no report concerns them, and arithmetic near year 1 overflows."""
@@ -215,6 +215,12 @@ class IncidentDetail(IntakeModel):
     ip_capture_events: list[IpCaptureEvent] = Field(default_factory=list)
     file_names: str | None = None
     additional_info: str | None = None
+
+    @field_serializer("latitude", "longitude")
+    def _finite_or_null(self, value: float | None) -> float | None:
+        # xs:double admits NaN and INF; kept in the model (and never used as evidence), they are stored as null:
+        # written as NaN, the stored body would be text no JSON reader accepts.
+        return value if value is None or math.isfinite(value) else None
 
 
 class Reporter(IntakeModel):

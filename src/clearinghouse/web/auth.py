@@ -12,7 +12,6 @@ that a deactivated account keeps working in a worker that verified it for up to 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -76,7 +75,7 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
         raise Unauthenticated
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
         raise Unauthenticated from None
     username, colon, secret = decoded.partition(":")
     if not colon or not username or not secret:

@@ -39,7 +39,7 @@ def declared_length(headers: Headers) -> int | None:
     value = headers.get("content-length")
     if value is None:
         return None
-    if not value.strip().isdigit():
+    if not (value.strip().isascii() and value.strip().isdigit()):
         raise BodyRefused("Content-Length is not a number")
     return int(value)
 
