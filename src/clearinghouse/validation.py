@@ -52,3 +52,9 @@ def check_page(limit: int, offset: int) -> None:
         raise InputError("limit", f"expected 1 to {MAX_PAGE}", limit)
     if offset < 0:
         raise InputError("offset", "expected 0 or more", offset)
+
+
+def is_ascii_number(text: str) -> bool:
+    """Whether ``text`` is one or more of the digits 0 to 9. (`str.isdigit` alone also admits superscripts, which
+    `int` refuses, and other scripts' digits, which `int` reads: neither belongs in an id, an age or a length.)"""
+    return text.isascii() and text.isdigit()

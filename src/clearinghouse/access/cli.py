@@ -3,13 +3,13 @@ agencies users belong to."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ platforms_app = typer.Typer(
     help="Create and list reporting-platform accounts, and replace their secrets.", no_args_is_help=True
 )
 console = Console()
+T = TypeVar("T")
 
 UrlOption = Annotated[
     str | None,
@@ -27,25 +28,49 @@ UrlOption = Annotated[
 ]
 
 
-def _issue(url: str | None, issue: Callable[[Session], IssuedCredentials], headline: str) -> None:
-    """Run ``issue`` in one unit of work and print the credentials it made (the secret this once), or the error."""
+def _in_store(url: str | None, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one unit of work on the store; a refusal (bad input, a conflict) ends the command with its
+    message and exit code 1, nothing stored."""
     from clearinghouse.db.engine import open_store
-    from clearinghouse.errors import Conflict, InputError
+    from clearinghouse.errors import Conflict
 
     store = open_store(url)
     try:
         with store.unit_of_work() as session:
-            issued = issue(session)
-    except (Conflict, InputError) as error:
+            return work(session)
+    except (Conflict, ValueError) as error:  # InputError and an unknown jurisdiction are ValueErrors
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
     finally:
         store.dispose()
-    # Plain echo, not rich: markup must never reinterpret characters of the secret.
-    typer.echo(headline.format(id=issued.account.id, name=issued.account.name))
-    typer.echo(f"username: {issued.username}")
-    typer.echo(f"secret:   {issued.secret}")
-    typer.echo("The secret is shown only now and cannot be recovered; store it in the platform's secret manager.")
+
+
+def _show_once(lines: list[str], advice: str) -> None:
+    # Plain echo, not rich: markup must never reinterpret characters of a secret or a password.
+    for line in lines:
+        typer.echo(line)
+    typer.echo(advice)
+
+
+def _print_table(columns: Sequence[str | Column], rows: Iterable[Sequence[str]]) -> None:
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+
+
+def _issue(url: str | None, issue: Callable[[Session], IssuedCredentials], headline: str) -> None:
+    """Run ``issue`` in one unit of work and print the credentials it made (the secret this once), or the error."""
+
+    def described(session: Session) -> list[str]:
+        issued = issue(session)
+        shown = headline.format(id=issued.account.id, name=issued.account.name)
+        return [shown, f"username: {issued.username}", f"secret:   {issued.secret}"]
+
+    lines = _in_store(url, described)
+    _show_once(
+        lines, "The secret is shown only now and cannot be recovered; store it in the platform's secret manager."
+    )
 
 
 @platforms_app.command("add")
@@ -85,21 +110,14 @@ def list_command(url: UrlOption = None) -> None:
     import sqlalchemy as sa
 
     from clearinghouse.access.models import PlatformAccount
-    from clearinghouse.db.engine import open_store
 
-    store = open_store(url)
-    try:
-        with store.unit_of_work() as session:
-            accounts = session.scalars(sa.select(PlatformAccount).order_by(PlatformAccount.id)).all()
-            rows = [
-                (str(a.id), a.name, a.username, "yes" if a.active else "no", a.created_at.isoformat()) for a in accounts
-            ]
-    finally:
-        store.dispose()
-    table = Table("id", "name", "username", "active", "created (UTC)")
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
+    def rows(session: Session) -> list[tuple[str, ...]]:
+        accounts = session.scalars(sa.select(PlatformAccount).order_by(PlatformAccount.id))
+        return [
+            (str(a.id), a.name, a.username, "yes" if a.active else "no", a.created_at.isoformat()) for a in accounts
+        ]
+
+    _print_table(("id", "name", "username", "active", "created (UTC)"), _in_store(url, rows))
 
 
 users_app = typer.Typer(
@@ -110,22 +128,15 @@ users_app = typer.Typer(
 
 def _password(url: str | None, issue: Callable[[Session], IssuedPassword], headline: str) -> None:
     """Run ``issue`` in one unit of work and print the password it made (this once), or the error."""
-    from clearinghouse.db.engine import open_store
-    from clearinghouse.errors import Conflict, InputError
 
-    store = open_store(url)
-    try:
-        with store.unit_of_work() as session:
-            issued = issue(session)
-            shown = headline.format(id=issued.user.id, email=issued.user.email)
-    except (Conflict, InputError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
-    finally:
-        store.dispose()
-    typer.echo(shown)
-    typer.echo(f"password: {issued.password}")
-    typer.echo("The password is shown only now and cannot be recovered; hand it to the user over a safe channel.")
+    def described(session: Session) -> list[str]:
+        issued = issue(session)
+        return [headline.format(id=issued.user.id, email=issued.user.email), f"password: {issued.password}"]
+
+    lines = _in_store(url, described)
+    _show_once(
+        lines, "The password is shown only now and cannot be recovered; hand it to the user over a safe channel."
+    )
 
 
 @users_app.command("add")
@@ -185,20 +196,12 @@ def new_password_command(
 
 def _set_active(email: str, active: bool, url: str | None) -> None:
     from clearinghouse.access.service import set_user_active
-    from clearinghouse.db.engine import open_store
-    from clearinghouse.errors import InputError
 
-    store = open_store(url)
-    try:
-        with store.unit_of_work() as session:
-            user = set_user_active(session=session, email=email, active=active, actor="cli")
-            shown = f"user {user.id} ({user.email}) is {'active' if active else 'deactivated'}"
-    except InputError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
-    finally:
-        store.dispose()
-    typer.echo(shown)
+    def change(session: Session) -> str:
+        user = set_user_active(session=session, email=email, active=active, actor="cli")
+        return f"user {user.id} ({user.email}) is {'active' if active else 'deactivated'}"
+
+    typer.echo(_in_store(url, change))
 
 
 @users_app.command("deactivate")
@@ -225,31 +228,24 @@ def list_users_command(url: UrlOption = None) -> None:
     import sqlalchemy as sa
 
     from clearinghouse.access.models import User
-    from clearinghouse.db.engine import open_store
     from clearinghouse.geo.models import Agency
 
-    store = open_store(url)
-    try:
-        with store.unit_of_work() as session:
-            query = sa.select(User, Agency).outerjoin(Agency, Agency.id == User.agency_id).order_by(User.email)
-            rows = [
-                (
-                    str(u.id),
-                    u.email,
-                    u.full_name,
-                    u.role.value,
-                    f"{a.name} ({a.jurisdiction_code})" if a is not None else "",
-                    "yes" if u.active else "no",
-                )
-                for u, a in session.execute(query)
-            ]
-    finally:
-        store.dispose()
-    table = Table("id", "name", "role", "agency", "active")
-    table.add_column("e-mail", no_wrap=True)  # an address split over lines could not be copied
-    for user_id, email, *rest in rows:
-        table.add_row(*(escape(cell) for cell in (user_id, *rest, email)))
-    console.print(table)
+    def rows(session: Session) -> list[tuple[str, ...]]:
+        query = sa.select(User, Agency).outerjoin(Agency, Agency.id == User.agency_id).order_by(User.email)
+        return [
+            (
+                str(u.id),
+                u.full_name,
+                u.role.value,
+                f"{a.name} ({a.jurisdiction_code})" if a is not None else "",
+                "yes" if u.active else "no",
+                u.email,
+            )
+            for u, a in session.execute(query)
+        ]
+
+    # An address split over lines could not be copied: the e-mail column never wraps.
+    _print_table(("id", "name", "role", "agency", "active", Column("e-mail", no_wrap=True)), _in_store(url, rows))
 
 
 def agencies_command(
@@ -259,25 +255,13 @@ def agencies_command(
     url: UrlOption = None,
 ) -> None:
     """List the agencies with their ids (for `users add --agency` and `vid submit --agency`)."""
-    from clearinghouse.db.engine import open_store
     from clearinghouse.geo.service import list_agencies, require_jurisdiction
 
-    store = open_store(url)
-    try:
-        with store.unit_of_work() as session:
-            code = None
-            if jurisdiction is not None:
-                code = require_jurisdiction(session=session, code=jurisdiction).code
-            rows = [
-                (str(a.id), a.jurisdiction_code, a.kind.value, a.name, "yes" if a.active else "no")
-                for a in list_agencies(session=session, jurisdiction_code=code, active_only=False)
-            ]
-    except ValueError as error:  # an unknown jurisdiction
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
-    finally:
-        store.dispose()
-    table = Table("id", "jurisdiction", "kind", "name", "active")
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
+    def rows(session: Session) -> list[tuple[str, ...]]:
+        code = require_jurisdiction(session=session, code=jurisdiction).code if jurisdiction is not None else None
+        return [
+            (str(a.id), a.jurisdiction_code, a.kind.value, a.name, "yes" if a.active else "no")
+            for a in list_agencies(session=session, jurisdiction_code=code, active_only=False)
+        ]
+
+    _print_table(("id", "jurisdiction", "kind", "name", "active"), _in_store(url, rows))

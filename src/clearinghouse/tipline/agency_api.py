@@ -333,16 +333,10 @@ def read_made_available(
             report = service.read_report(session=session, report_id=report_id, reader=user.actor, agency_id=agency_id)
             detail = _detail(session, report, jurisdiction)
     except NotFound:
-        # Refused reads are recorded too (by `read_report`), in a transaction of their own: the one above rolled back.
+        # The refusal `read_report` recorded was rolled back with the read: recorded again, on its own.
         with context.writing(session):
-            audit.record(
-                session=session,
-                actor=user.actor,
-                action="report.read_refused",
-                subject_type="report",
-                subject_id=report_id,
-                detail={"agency": agency_id},
-                at=context.clock(),
+            service.record_refused_read(
+                session=session, report_id=report_id, reader=user.actor, agency_id=agency_id, at=context.clock()
             )
         return problem(404, "No such report", f"report {report_id} was not made available to {jurisdiction}")
     return _json(detail)

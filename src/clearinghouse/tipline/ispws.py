@@ -34,6 +34,7 @@ from clearinghouse.tipline.service import ReportStateError
 from clearinghouse.tipline.wire import parse_file_details, parse_report, report_done_response, report_response
 from clearinghouse.tipline.wire_schemas import FileDetailsIntake, ReportIntake
 from clearinghouse.tipline.xmlsafe import ResponseCode, WireError, schema_bytes
+from clearinghouse.validation import is_ascii_number
 from clearinghouse.web.auth import PlatformPrincipal
 from clearinghouse.web.bodies import Form
 from clearinghouse.web.context import INLINE_MAX_BYTES, WebContext
@@ -83,7 +84,7 @@ def form_report_id(form: Form, request: Request) -> int:
     if value is None or not value.strip():
         raise WireError(ResponseCode.INVALID_REQUEST, "the form field 'id' (the report id) is missing")
     text = value.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+    if not is_ascii_number(text) or len(text) > 18:
         raise WireError(ResponseCode.INVALID_REQUEST, f"the form field 'id' must be a report id, got {text[:40]!r}")
     return int(text)
 

@@ -33,6 +33,7 @@ from clearinghouse.tipline.wire_schemas import (
     Reporter,
     ReportIntake,
 )
+from clearinghouse.validation import is_ascii_number
 from clearinghouse.web.bodies import Form
 from clearinghouse.web.deps import ContextDep, SessionDep, SmallFormDep
 from clearinghouse.web.templating import templates
@@ -159,7 +160,7 @@ def _child_age(values: dict[str, str]) -> int | None:
     text = values.get("child_age", "").strip()
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or int(text) > 17:
+    if not is_ascii_number(text) or int(text) > 17:
         raise FormProblem("child_age", "must be a whole number from 0 to 17 (a child is under 18)")
     return int(text)
 

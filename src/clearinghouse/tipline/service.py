@@ -494,14 +494,7 @@ def read_report(*, session: Session, report_id: int, reader: str, agency_id: int
     """
     report = get_report(session=session, report_id=report_id)
     if agency_id is not None and not visible_to_agency(session=session, report_id=report_id, agency_id=agency_id):
-        audit.record(
-            session=session,
-            actor=reader,
-            action="report.read_refused",
-            subject_type="report",
-            subject_id=report_id,
-            detail={"agency": agency_id},
-        )
+        record_refused_read(session=session, report_id=report_id, reader=reader, agency_id=agency_id)
         raise NotFound("report", report_id)
     audit.record(
         session=session,
@@ -512,6 +505,24 @@ def read_report(*, session: Session, report_id: int, reader: str, agency_id: int
         detail={"agency": agency_id} if agency_id is not None else None,
     )
     return report
+
+
+def record_refused_read(
+    *, session: Session, report_id: int, reader: str, agency_id: int, at: dt.datetime | None = None
+) -> None:
+    """Record that a law-enforcement reader asked for a report not made available to them (or that does not exist).
+
+    `read_report` records it before raising NotFound; a caller whose transaction then rolls back records it again
+    in a transaction of its own, so the refusal is never lost with the read."""
+    audit.record(
+        session=session,
+        actor=reader,
+        action="report.read_refused",
+        subject_type="report",
+        subject_id=report_id,
+        detail={"agency": agency_id},
+        at=at,
+    )
 
 
 def list_reports(

@@ -18,6 +18,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
 from starlette.requests import Request
 
+from clearinghouse.validation import is_ascii_number
+
 # The multipart parser's warnings quote bytes of the body it failed on; those bytes may be uploaded content.
 logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
@@ -39,7 +41,7 @@ def declared_length(headers: Headers) -> int | None:
     value = headers.get("content-length")
     if value is None:
         return None
-    if not (value.strip().isascii() and value.strip().isdigit()):
+    if not is_ascii_number(value.strip()):
         raise BodyRefused("Content-Length is not a number")
     return int(value)
 
