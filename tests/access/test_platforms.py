@@ -68,7 +68,8 @@ def test_names_are_read_one_way(given: str, stored: str) -> None:
         ("!!! ---", "needs at least one letter or digit"),
     ],
 )
-def test_bad_names_are_refused_and_nothing_is_stored(store: Store, given: str, fragment: str) -> None:
+def test_bad_names_are_refused_and_nothing_is_stored(any_store: Store, given: str, fragment: str) -> None:
+    store = any_store
     with pytest.raises(InputError) as caught, store.unit_of_work() as session:
         create_platform(session=session, name=given)
     assert caught.value.field == "name"
@@ -88,7 +89,8 @@ def test_names_in_any_script_get_distinct_ascii_user_names(store: Store) -> None
     assert usernames[2].startswith("platform-")
 
 
-def test_lookups_read_names_as_creation_does(store: Store) -> None:
+def test_lookups_read_names_as_creation_does(any_store: Store) -> None:
+    store = any_store
     with store.unit_of_work() as session:
         chat = create_platform(session=session, name="Example Chat").account.id
         greek = create_platform(session=session, name="Ελληνικά").account.id
