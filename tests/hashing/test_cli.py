@@ -199,3 +199,19 @@ def test_a_file_with_no_loadable_record_stores_nothing_and_bad_names_are_refused
     result = runner.invoke(app, ["banks", "import", str(deep), "--bank", "Deep", "--kind", "known_abuse"])
     assert result.exit_code == 1
     assert "nothing was loaded" in result.stderr
+
+
+def test_an_import_of_implausible_records_only_stores_nothing(tmp_path: Path, app: typer.Typer) -> None:
+    path = tmp_path / "implausible.csv"
+    path.write_text(
+        "md5,category,added_at\n"
+        "9e107d9d372bb6826bd81d3542a419d6,1,9999-01-01T00:00:00+00:00\n"
+        f"e4d909c290d0fb1ca068ffaddf22cbd0,{10**30},\n",
+        encoding="utf-8",
+    )
+    refused = runner.invoke(app, ["banks", "import", str(path), "--bank", "Odd", "--kind", "known_abuse"])
+    assert refused.exit_code == 1, refused.output
+    assert "no record could be loaded; nothing was stored" in refused.stderr
+    reasons = [(row["line"], row["reason"].split(":")[0]) for row in json.loads(refused.stdout)["errors"]]
+    assert reasons == [(2, "added_at"), (3, "category")]
+    assert run(app, "banks", "list") == []

@@ -88,3 +88,32 @@ def test_unusable_files_are_refused(text: str, reason: str) -> None:
     with pytest.raises(ImportFormatError, match=reason) as caught:
         csvio.parse(text)
     assert caught.value.line == 1
+
+
+@pytest.mark.parametrize(
+    ("cells", "field", "fragment"),
+    [
+        (",9999-01-01T00:00:00+00:00", "added_at", "is in the future"),
+        (",2100-06-01T12:00:00+02:00", "added_at", "is in the future"),
+        (",1970-01-01T00:00:00+00:00", "added_at", "before 1990-01-01"),
+        ("-1,", "category", "0 to 99"),
+        ("100,", "category", "0 to 99"),
+        (f"{10**30},", "category", "0 to 99"),
+        ("one,", "category", "0 to 99"),
+        ("\u00b2,", "category", "0 to 99"),  # a superscript two is no category
+    ],
+)
+def test_implausible_dates_and_categories_are_refused_by_line(cells: str, field: str, fragment: str) -> None:
+    text = f"md5,category,added_at\n9e107d9d372bb6826bd81d3542a419d6,1,\ne4d909c290d0fb1ca068ffaddf22cbd0,{cells}\n"
+    entries, errors = csvio.parse(text)
+    assert len(entries) == 1
+    assert [(error.line, error.reason.split(":")[0]) for error in errors] == [(3, field)]
+    assert fragment in errors[0].reason
+
+
+def test_a_category_is_stored_as_its_number_and_a_recent_time_loads() -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    text = f"md5,category,added_at\n9e107d9d372bb6826bd81d3542a419d6, 02 ,{now.isoformat()}\n"
+    entries, errors = csvio.parse(text)
+    assert errors == []
+    assert (entries[0].category, entries[0].added_at) == ("2", now)

@@ -124,6 +124,26 @@ def test_bad_entries_are_reported_by_line_and_good_ones_load(store: Store, tmp_p
     assert lines[sorted(reasons)[-1] - 1].strip().startswith('"not an object"')
 
 
+def test_categories_outside_project_vic_are_refused_by_line(store: Store, tmp_path: Path) -> None:
+    media: list[Any] = [
+        {"MediaID": 1, "Category": 2, "MD5": "E4D909C290D0FB1CA068FFADDF22CBD0"},
+        {"MediaID": 2, "Category": -1, "MD5": "E4D909C290D0FB1CA068FFADDF22CBD1"},
+        {"MediaID": 3, "Category": 10**30, "MD5": "E4D909C290D0FB1CA068FFADDF22CBD2"},
+        {"MediaID": 4, "Category": "100", "MD5": "E4D909C290D0FB1CA068FFADDF22CBD3"},
+        {"MediaID": 5, "Category": "", "MD5": "E4D909C290D0FB1CA068FFADDF22CBD4"},
+        {"MediaID": 6, "Category": 99, "MD5": "E4D909C290D0FB1CA068FFADDF22CBD5"},
+    ]
+    path = write(tmp_path / "categories.json", media_document(media))
+    report = load(store, path)
+    assert report.added == 2
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [lines[error.line].strip() for error in report.errors] == [f'"MediaID": {n},' for n in (2, 3, 4, 5)]
+    for error in report.errors:
+        assert error.reason.startswith("Category: expected a Project VIC category: a whole number from 0 to 99")
+    assert "1000000000000000000000000000000" in report.errors[1].reason
+    assert [media["Category"] for media in exported(store)["value"]] == [2, 99]
+
+
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [

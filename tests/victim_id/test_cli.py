@@ -125,7 +125,7 @@ def test_identify_marks_the_series_and_its_entries_in_the_series_bank(
             return found
 
     assert flags("SER-NEW") == {SERIES_BANK: [False]}
-    answer = json.loads(run(app, "identify", "REF-77", "--series", "SER-NEW", "--at", "2024-03-01T10:00:00Z").stdout)
+    answer = json.loads(run(app, "identify", "REF-77", "--series", "SER-NEW").stdout)
     assert (answer["series"], answer["series_status"]) == ("SER-NEW", "identified")
     assert flags("SER-NEW") == {SERIES_BANK: [True]}
     with seeded.session() as session:
@@ -143,8 +143,43 @@ def test_identify_marks_the_series_and_its_entries_in_the_series_bank(
     # Refusals: a reference recorded twice, an unknown series, a time that is not a time or not yet past.
     run(app, "identify", "REF-77", "--series", "SER-NEW", code=1)
     run(app, "identify", "REF-79", "--series", "SER-NONE", code=1)
-    assert "identified_at" in run(app, "identify", "REF-80", "--at", "yesterday", code=2).stderr
-    run(app, "identify", "REF-81", "--at", "2999-01-01T00:00:00Z", code=2)
+    assert "identified_at" in run(app, "identify", "REF-80", "--series", "SER-TR-1", "--at", "yesterday", code=2).stderr
+    future = run(app, "identify", "REF-81", "--series", "SER-TR-1", "--at", "2999-01-01T00:00:00Z", code=2)
+    assert "identified_at: is in the future" in future.stderr
+
+
+def test_identify_needs_a_series_and_a_time_after_it_was_opened(app: typer.Typer, seeded: Store) -> None:
+    import sqlalchemy as sa
+
+    from clearinghouse.victim_id.models import Identification
+
+    def references() -> list[str]:
+        with seeded.session() as session:
+            return list(session.scalars(sa.select(Identification.reference).order_by(Identification.reference)))
+
+    before = references()
+    for series in ([], ["--series", "  "]):
+        refused = run(app, "identify", "REF-90", *series, code=2)
+        assert refused.stderr == (
+            "error: --series: name the series whose child was identified (its code); nothing was recorded\n"
+        )
+    early = run(app, "identify", "REF-90", "--series", "SER-TR-1", "--at", "2023-01-14T23:59:59Z", code=2)
+    assert "identified_at: comes before series 'SER-TR-1' was opened (2023-01-15T00:00:00+00:00)" in early.stderr
+    assert references() == before
+    # Nothing was used up: the same reference is then recorded with its series.
+    answer = json.loads(run(app, "identify", "REF-90", "--series", "SER-TR-1", "--at", "2023-01-15T00:00:00Z").stdout)
+    assert (answer["reference"], answer["series"], answer["series_status"]) == ("REF-90", "SER-TR-1", "identified")
+
+
+def test_queue_refuses_files_without_an_action(app: typer.Typer, agency_id: AgencyId, tmp_path: Path) -> None:
+    waiting = reviewed_queue(app, agency_id, tmp_path, "C-5")
+    file_id = str(waiting["files"][0]["file_id"])
+    refused = run(app, "queue", "--file", file_id, code=2)
+    assert refused.stdout == ""
+    assert refused.stderr == (
+        "error: --file goes with --open-series, --attach-series or --no-series (without it, the queue is listed)\n"
+    )
+    assert json.loads(run(app, "queue").stdout) == waiting
 
 
 def test_queue_closes_files_without_a_series(app: typer.Typer, agency_id: AgencyId, tmp_path: Path) -> None:

@@ -184,6 +184,18 @@ def test_duplicate_series_code_and_reference_are_conflicts(seeded: Store, row_co
     assert (row_count(Series), row_count(Identification)) == (1, 1)
 
 
+def test_an_identification_before_its_series_was_opened_is_refused(seeded: Store, row_count: Any) -> None:
+    series = _series(seeded)  # opened 60 days ago
+    with pytest.raises(InputError) as caught:
+        _identify(seeded, series_id=series.id, identified_at=NOW - dt.timedelta(days=61))
+    assert caught.value.field == "identified_at"
+    assert "comes before series 'SER-0001' was opened" in str(caught.value)
+    assert row_count(Identification) == 0
+    with seeded.session() as session:
+        assert service.get_series(session=session, series_id=series.id).status is SeriesStatus.TRACKED
+    _identify(seeded, series_id=series.id, identified_at=series.opened_at)  # the day it was opened will do
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "fragment"),
     [

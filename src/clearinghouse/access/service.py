@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -30,24 +32,86 @@ class IssuedCredentials:
     secret: str
 
 
+MAX_PLATFORM_NAME = 100
+"""The longest platform name, in characters: room for any company and product name, short enough for a table
+column and a log line."""
+_JOINERS = frozenset("\u200c\u200d")
+"""Zero-width non-joiner and joiner: invisible, but part of how Persian, Indic scripts and emoji are spelt."""
+
+
+def _hidden(char: str) -> bool:
+    """Whether ``char`` is a control, format (other than a joiner), line or paragraph separator, private-use or
+    unassigned character: none shows as itself in a list, and a newline or a direction override would let one
+    name pass for another."""
+    category = unicodedata.category(char)
+    return (category[0] == "C" and char not in _JOINERS) or category in ("Zl", "Zp")
+
+
+def platform_name(given: str, field: str = "name") -> str:
+    """A platform's name as it is stored and looked up: in Unicode's composed form (NFC), trimmed, each run of
+    spaces made one space. Refused, naming ``field``: an empty name, one longer than :data:`MAX_PLATFORM_NAME`,
+    one with hidden characters (:func:`_hidden`) or without a letter or digit of any script."""
+    name = unicodedata.normalize("NFC", given).strip()
+    hidden = next((char for char in name if _hidden(char)), None)
+    if hidden is not None:
+        problem = f"must not contain control or invisible characters (U+{ord(hidden):04X} found)"
+        raise InputError(field, problem, _shortened(name))
+    name = " ".join(name.split())
+    if not name:
+        raise InputError(field, "must not be empty", given)
+    if len(name) > MAX_PLATFORM_NAME:
+        raise InputError(field, f"must be at most {MAX_PLATFORM_NAME} characters, not {len(name)}", _shortened(name))
+    if not any(char.isalnum() for char in name):
+        raise InputError(field, "needs at least one letter or digit", name)
+    return name
+
+
+def _shortened(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _username_for(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
-    if not slug:
-        raise InputError("name", "needs at least one letter or digit", name)
-    return slug[:60]
+    """The user name of a platform called ``name`` (as :func:`platform_name` gives it): its ASCII letters and
+    digits in lower case, accents dropped, other characters made hyphens. ASCII because HTTP Basic credentials
+    carry it and clients disagree on how to encode anything else. A name with letters or digits that have no
+    ASCII form (Japanese, Greek, Arabic...) gets a short digest of the whole name too, so that two such names
+    get two user names."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    latin = "".join(char for char in decomposed if not unicodedata.combining(char))
+    slug = re.sub(r"[^a-z0-9]+", "-", latin).strip("-")[:60]
+    if not any(char.isalnum() and not char.isascii() for char in latin):
+        return slug
+    digest = hashlib.sha256(name.casefold().encode()).hexdigest()[:10]
+    return f"{slug[:49].strip('-')}-{digest}" if slug else f"platform-{digest}"
+
+
+def find_platform(*, session: Session, name: str) -> PlatformAccount | None:
+    """The platform account called ``name`` or whose user name it is, or None. The name is read as
+    :func:`create_platform` reads it, so case, spacing and punctuation that give the same user name find the same
+    account ("example chat" finds "Example Chat"); a name no account could be given is tried as a user name only."""
+    given = name.strip()
+    matches = [PlatformAccount.username == given]
+    try:
+        normalised = platform_name(name)
+    except InputError:
+        normalised = None
+    if normalised is not None:
+        matches += [PlatformAccount.name == normalised, PlatformAccount.username == _username_for(normalised)]
+    # The account of that exact name first, then of that user name: a name from before this reading could
+    # derive another account's user name.
+    rank = sa.case((PlatformAccount.name == normalised, 0), (PlatformAccount.username == given, 1), else_=2)
+    return session.scalars(sa.select(PlatformAccount).where(sa.or_(*matches)).order_by(rank).limit(1)).first()
 
 
 def create_platform(*, session: Session, name: str, actor: str = audit.SYSTEM) -> IssuedCredentials:
-    """A new reporting-platform account with a random secret."""
-    name = name.strip()
-    if not name:
-        raise InputError("name", "must not be empty", name)
+    """A new reporting-platform account with a random secret, under its name as :func:`platform_name` gives it."""
+    name = platform_name(name)
     username = _username_for(name)
     clash = session.scalar(
-        sa.select(PlatformAccount.id).where((PlatformAccount.name == name) | (PlatformAccount.username == username))
+        sa.select(PlatformAccount.name).where((PlatformAccount.name == name) | (PlatformAccount.username == username))
     )
     if clash is not None:
-        raise Conflict(f"a platform account named {name!r} (user name {username!r}) already exists")
+        raise Conflict(f"a platform account named {clash!r} (user name {username!r}) already exists")
     secret = secrets.token_urlsafe(24)
     account = PlatformAccount(name=name, username=username, secret_hash=_HASHER.hash(secret), active=True)
     session.add(account)
@@ -62,9 +126,7 @@ def new_platform_secret(*, session: Session, name: str, actor: str = audit.SYSTE
     """Replace the secret of the platform account named ``name`` (or whose user name it is) with a new random one:
     for a secret that leaked or was lost. The old secret stops opening the account at once, except in a served
     worker that verified it in the last few minutes (`web.auth.CACHE_TTL_SECONDS`)."""
-    account = session.scalar(
-        sa.select(PlatformAccount).where((PlatformAccount.name == name.strip()) | (PlatformAccount.username == name))
-    )
+    account = find_platform(session=session, name=name)
     if account is None:
         raise InputError("name", "is no platform account's name or user name", name)
     secret = secrets.token_urlsafe(24)
@@ -89,7 +151,7 @@ def authenticate_platform(*, session: Session, username: str, secret: str) -> Pl
 
 def get_or_create_platform(*, session: Session, name: str) -> PlatformAccount:
     """The account named ``name``, created (with a secret nobody is told) if missing: for simulations."""
-    account = session.scalar(sa.select(PlatformAccount).where(PlatformAccount.name == name))
+    account = find_platform(session=session, name=name)
     if account is not None:
         return account
     return create_platform(session=session, name=name).account
@@ -157,7 +219,10 @@ def create_user(
     address = _email(email)
     name = full_name.strip()
     if not name or len(name) > 200:
-        raise InputError("full_name", "must be 1 to 200 characters", full_name)
+        raise InputError("full_name", "must be 1 to 200 characters", _shortened(full_name))
+    hidden = next((char for char in name if _hidden(char)), None)
+    if hidden is not None:
+        raise InputError("full_name", f"must not contain control or invisible characters (U+{ord(hidden):04X} found)")
     agency = _agency_for(session, role, agency_id)
     if session.scalar(sa.select(User.id).where(User.email == address)) is not None:
         raise Conflict(f"a user with the e-mail address {address!r} already exists")

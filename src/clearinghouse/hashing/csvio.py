@@ -1,10 +1,10 @@
 """Hash sets as CSV: one known file a row, reading into bank entries and writing a bank back out.
 
 Columns (header row required, any order): ``md5``, ``sha1``, ``sha256``, ``pdq`` (at least one per row),
-``pdq_quality`` (0 to 100), ``series``, ``category``, ``victim_identified`` (true/false/yes/no/1/0),
-``added_at`` (ISO 8601 with a time zone) and ``attributes`` (a JSON object). Any other column is kept in the
-entry's attributes under its header. A file without a header naming at least one hash column is refused
-whole; a bad row is reported with its line and the other rows still load.
+``pdq_quality`` (0 to 100), ``series``, ``category`` (a Project VIC category, 0 to 99), ``victim_identified``
+(true/false/yes/no/1/0), ``added_at`` (ISO 8601 with a time zone, from 1990 to now) and ``attributes`` (a JSON
+object). Any other column is kept in the entry's attributes under its header. A file without a header naming at
+least one hash column is refused whole; a bad row is reported with its line and the other rows still load.
 """
 
 from __future__ import annotations

@@ -7,9 +7,33 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from clearinghouse.errors import InputError, require_aware
+from clearinghouse.errors import InputError, require_past
 from clearinghouse.hashing import types
 from clearinghouse.hashing.models import BankKind
+from clearinghouse.validation import is_ascii_number
+
+EARLIEST_ADDED = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+"""The earliest ``added_at`` a bank entry may carry. Banks of file digests date from the 1990s at the earliest
+(MD5 is from 1992); an earlier date is a tool's placeholder (1970-01-01, 1900-01-01) read as a date."""
+MAX_CATEGORY = 99
+"""The largest Project VIC category taken. The national categorisation schemes number their categories with
+small whole numbers from 0 (uncategorised); the category rule of the review reads 2 ("age difficult"). A
+negative or huge number is a corrupt or mistyped record, and would not survive an export to VICS and back."""
+
+
+def vics_category(field: str, value: object) -> str | None:
+    """A Project VIC category, given as a whole number (or its ASCII digits), as its canonical text ("02" is
+    "2"); None when missing; otherwise (a blank text included) an InputError naming ``field``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if is_ascii_number(text) and len(text.lstrip("0")) <= len(str(MAX_CATEGORY)):
+            value = int(text)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CATEGORY:
+        return str(value)
+    shown = value if len(str(value)) <= 40 else f"{str(value)[:40]}… ({len(str(value))} characters)"
+    raise InputError(field, f"expected a Project VIC category: a whole number from 0 to {MAX_CATEGORY}", shown)
 
 
 class BankCreate(BaseModel):
@@ -50,7 +74,7 @@ class EntryIn(BaseModel):
     hashes: dict[str, str] = Field(description="Hash values by hash type name (md5, sha1, sha256, pdq).")
     pdq_quality: int | None = Field(default=None, ge=0, le=100)
     series: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=40)
+    category: str | None = Field(default=None, description="Project VIC category, 0 to 99 (as text).")
     victim_identified: bool | None = None
     added_at: dt.datetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -68,15 +92,29 @@ class EntryIn(BaseModel):
 
     @field_validator("added_at")
     @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return None if value is None else require_aware("added_at", value)
+    def _plausible_time(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """Aware, not in the future (a minute of clock skew allowed), not before :data:`EARLIEST_ADDED`."""
+        if value is None:
+            return None
+        value = require_past("added_at", value)
+        if value < EARLIEST_ADDED:
+            problem = f"is before {EARLIEST_ADDED.date().isoformat()}: no bank of digests is that old"
+            raise InputError("added_at", problem, value.isoformat())
+        return value
 
-    @field_validator("series", "category")
+    @field_validator("series")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         if value is None:
             return None
         return value.strip() or None
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, value: object) -> str | None:
+        if isinstance(value, str) and not value.strip():
+            return None  # an empty cell of a CSV file
+        return vics_category("category", value)
 
 
 class HashRead(BaseModel):

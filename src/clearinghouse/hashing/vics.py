@@ -8,8 +8,8 @@ the entry's attributes, so an export gives back each field that was imported. Di
 case, as Project VIC tools write them.
 
 A file that is not JSON, or not shaped as above, is refused whole with the line of the problem. A Media
-entry that is wrong (no usable MD5 or SHA1, a category that is not a number, ...) is reported with the line
-where it starts, and the other entries still load.
+entry that is wrong (no usable MD5 or SHA1, a category that is not a whole number from 0 to 99, ...) is reported
+with the line where it starts, and the other entries still load.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from clearinghouse.errors import InputError
 from clearinghouse.hashing.models import BankEntry
-from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, RowError, error_reason
+from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, RowError, error_reason, vics_category
 
 MEDIA_CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media"
 """OData context of the documents written here: VICS 2.0, a list of Media entries."""
@@ -90,9 +90,7 @@ def entry_from_media(record: Any) -> EntryIn:
             attributes[key] = value  # kept as given, nulls and empty digests included
     if not hashes:
         raise InputError("MD5", "a Media entry needs an MD5 or a SHA1")
-    category = record.get("Category")
-    if category is not None and not _is_whole_number(category):
-        raise InputError("Category", "must be a whole number (Project VIC category)", category)
+    category = vics_category("Category", record.get("Category"))
     victim = record.get("VictimIdentified")
     if victim is not None and not isinstance(victim, bool):
         raise InputError("VictimIdentified", "must be true, false or null", victim)
@@ -101,17 +99,11 @@ def entry_from_media(record: Any) -> EntryIn:
         raise InputError("Series", "must be a string", series)
     return EntryIn(
         hashes=hashes,
-        category=None if category is None else str(category).strip(),
+        category=category,
         series=series,
         victim_identified=victim,
         attributes=attributes,
     )
-
-
-def _is_whole_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
 
 
 def media_from_entry(entry: BankEntry) -> dict[str, Any] | None:

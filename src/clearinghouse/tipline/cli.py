@@ -84,9 +84,7 @@ def import_command(
     Lines already on file (same platform report id) are not stored again, so an interrupted import can simply be
     run again. Refused lines are listed with their line number and reasons; the exit code is then 1.
     """
-    import sqlalchemy as sa
-
-    from clearinghouse.access.models import PlatformAccount
+    from clearinghouse.access.service import find_platform
     from clearinghouse.db.engine import open_store
     from clearinghouse.tipline.bulk import import_lines, numbered_lines
     from clearinghouse.tipline.onepass import Processing
@@ -94,11 +92,7 @@ def import_command(
     store = open_store(url)
     try:
         with store.session() as session:
-            account = session.scalar(
-                sa.select(PlatformAccount).where(
-                    (PlatformAccount.name == platform) | (PlatformAccount.username == platform)
-                )
-            )
+            account = find_platform(session=session, name=platform)
         if account is None:
             console.print(
                 f"[red]no platform account named {escape(platform)!r}[/]: create it with "

@@ -205,8 +205,11 @@ def queue_command(
 
     if sum(choice is not None for choice in (open_series, attach_series, no_series)) > 1:
         raise _fail("give one of --open-series, --attach-series and --no-series")
-    if (open_series or attach_series or no_series is not None) and not file_ids:
+    acting = bool(open_series or attach_series or no_series is not None)
+    if acting and not file_ids:
         raise _fail("name the files with --file ID (repeatable)")
+    if file_ids and not acting:  # a listing would ignore them: say so rather than list as if they had been read
+        raise _fail("--file goes with --open-series, --attach-series or --no-series (without it, the queue is listed)")
     with _unit_of_work(url) as session:
         if open_series:
             series = queue.open_series_from_queue(
@@ -232,7 +235,7 @@ def queue_command(
 def identify_command(
     reference: Annotated[str, typer.Argument(help="The identification's reference (no name of the child).")],
     series_code: Annotated[
-        str | None, typer.Option("--series", help="Code of the registered series whose child this is.")
+        str | None, typer.Option("--series", help="Code of the registered series whose child this is (required).")
     ] = None,
     identified_at: Annotated[
         str | None,
@@ -250,25 +253,28 @@ def identify_command(
     from clearinghouse.victim_id import service
     from clearinghouse.victim_id.schemas import IdentificationCreate
 
+    if series_code is None or not series_code.strip():
+        # Recorded without its series, the reference could not be recorded again with it (references are unique).
+        raise _fail("--series: name the series whose child was identified (its code); nothing was recorded")
     with _unit_of_work(url) as session:
-        series = service.get_series_by_code(session=session, code=series_code) if series_code else None
+        series = service.get_series_by_code(session=session, code=series_code)
         try:
             data = IdentificationCreate(
                 reference=reference,
                 identified_at=identified_at or dt.datetime.now(dt.UTC),
-                series_id=series.id if series is not None else None,
+                series_id=series.id,
                 identifying_agency_id=agency,
             )
         except ValidationError as error:
             problem = error.errors()[0]
-            raise InputError(str(problem["loc"][0]), problem["msg"], identified_at) from None
+            raise InputError(str(problem["loc"][0]), problem["msg"], problem.get("input")) from None
         identification = service.record_identification(session=session, data=data, actor=actor)
         result = {
             "identification_id": identification.id,
             "reference": identification.reference,
             "identified_at": identification.identified_at.isoformat(),
-            "series": series.code if series is not None else None,
-            "series_status": str(series.status) if series is not None else None,
+            "series": series.code,
+            "series_status": str(series.status),
         }
     _echo_json(result)
 

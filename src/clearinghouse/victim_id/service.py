@@ -216,13 +216,17 @@ def list_series(
 
 
 def record_identification(*, session: Session, data: IdentificationCreate, actor: str = audit.SYSTEM) -> Identification:
-    """Record a child's identification under a new reference, and mark its series identified."""
+    """Record a child's identification under a new reference, and mark its series identified. The child cannot
+    have been identified from a series before the series was opened."""
     identified_at = require_past("identified_at", data.identified_at)
     series = None
     if data.series_id is not None:
         series = session.get(Series, data.series_id, with_for_update=True)
         if series is None:
             raise InputError("series_id", "no series has this id", data.series_id)
+        if identified_at < series.opened_at:
+            problem = f"comes before series {series.code!r} was opened ({series.opened_at.isoformat()})"
+            raise InputError("identified_at", problem, identified_at.isoformat())
     if data.identifying_agency_id is not None and session.get(Agency, data.identifying_agency_id) is None:
         raise InputError("identifying_agency_id", "no agency has this id", data.identifying_agency_id)
     query = sa.select(Identification.id).where(Identification.reference == data.reference)
