@@ -141,3 +141,17 @@ def fake() -> Faker:
     faker = Faker("en_US")
     faker.seed_instance(20230611)
     return faker
+
+
+@pytest.fixture
+def made_url(tmp_path: Path) -> str:
+    """The URL of a store made as a user makes one, with `clearinghouse db upgrade` (the other commands never
+    create or migrate the store they are pointed at)."""
+    from typer.testing import CliRunner
+
+    from clearinghouse.cli import app
+
+    url = f"sqlite:///{tmp_path / 'made.db'}"
+    made = CliRunner().invoke(app, ["db", "upgrade", "--url", url])
+    assert made.exit_code == 0, made.output
+    return url

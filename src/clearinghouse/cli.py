@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -41,6 +42,16 @@ app.command("tables")(tables_command)
 app.add_typer(vid_app, name="vid")
 
 
+class LogLevel(StrEnum):
+    """The levels `--log-level` takes (any case)."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"clearinghouse {__version__}")
@@ -52,9 +63,19 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
-    log_level: Annotated[str, typer.Option("--log-level", help="Minimum level of log events on stderr.")] = "WARNING",
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", help="Minimum level of log events on stderr.", case_sensitive=False)
+    ] = LogLevel.WARNING,
 ) -> None:
     """Run the programs of a child-protection clearinghouse and publish its figures."""
+    from clearinghouse.commandline import fail
+    from clearinghouse.config import SettingsError, get_settings
     from clearinghouse.logs import configure
 
-    configure(log_level)
+    configure(log_level.value)
+    # Read here, once, so that a refused environment variable stops every command with one line (not a traceback
+    # from whichever module first reads the settings).
+    try:
+        get_settings()
+    except SettingsError as error:
+        raise fail(error) from None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clearinghouse.errors import ClearinghouseError
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -62,7 +64,27 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'clearinghouse.db'}"
 
 
+class SettingsError(ClearinghouseError):
+    """An environment variable the settings refuse, named with what is wrong."""
+
+
+UNSHOWN = frozenset({"secret_key", "database_url"})
+"""Settings whose refused value is never repeated in a message (a secret, a password in a URL)."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
-    return Settings()
+    """The process-wide settings (read once); `SettingsError` names every variable refused."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError("; ".join(_problem(problem) for problem in error.errors(include_url=False))) from None
+
+
+def _problem(problem: Any) -> str:
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    if not problem["loc"]:  # a rule across settings (`_refuse_development_secret`): its message names them
+        return message
+    name = str(problem["loc"][0])
+    given = "" if name in UNSHOWN else f" (given: {problem['input']!r})"
+    return f"CLEARINGHOUSE_{name.upper()}: {message}{given}"

@@ -35,6 +35,11 @@ class Conflict(ClearinghouseError):
     """A change that the record's current state does not allow."""
 
 
+class StoreError(ClearinghouseError):
+    """A store that cannot be used as asked (none there, unreachable, another application's, another version's);
+    the message names it and says what to run. Nothing was created or changed."""
+
+
 def require_aware(field: str, value: dt.datetime) -> dt.datetime:
     """A timezone-aware value, or an InputError naming the field."""
     if value.tzinfo is None or value.utcoffset() is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import sqlalchemy as sa
 from typer.testing import CliRunner
@@ -16,8 +15,8 @@ from clearinghouse.db.engine import open_store
 runner = CliRunner()
 
 
-def test_an_officer_is_added_with_a_password_shown_once_and_listed_without_it(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'users.db'}"
+def test_an_officer_is_added_with_a_password_shown_once_and_listed_without_it(made_url: str) -> None:
+    url = made_url
     agencies = runner.invoke(app, ["agencies", "--jurisdiction", "nd", "--url", url])
     assert agencies.exit_code == 0, agencies.output
     found = re.search(r"^\W*(\d+)\W+ND\W+icac_task_force", agencies.output, re.MULTILINE)
@@ -47,8 +46,8 @@ def test_an_officer_is_added_with_a_password_shown_once_and_listed_without_it(tm
     assert "deactivated" in deactivated.output
 
 
-def test_bad_users_and_jurisdictions_are_refused_by_name(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'users.db'}"
+def test_bad_users_and_jurisdictions_are_refused_by_name(made_url: str) -> None:
+    url = made_url
     for arguments, message in [
         (["users", "add", "x@example.org", "--name", "X", "--role", "sheriff"], "role: is not one of"),
         (["users", "add", "x@example.org", "--name", "X", "--role", "law_enforcement"], "agency"),

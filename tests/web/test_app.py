@@ -119,8 +119,8 @@ def test_the_cache_forgets_after_its_ttl_and_evicts_least_recent() -> None:
     assert cache.get("x", "s") is None
 
 
-def test_platforms_add_prints_the_secret_once_and_stores_only_its_hash(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+def test_platforms_add_prints_the_secret_once_and_stores_only_its_hash(made_url: str) -> None:
+    url = made_url
     runner = CliRunner()
     added = runner.invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
     assert added.exit_code == 0, added.output
@@ -137,11 +137,11 @@ def test_platforms_add_prints_the_secret_once_and_stores_only_its_hash(tmp_path:
         assert secret not in account.secret_hash
         assert access_service.authenticate_platform(session=session, username="example-chat", secret=secret)
     store.dispose()
-    assert secret.encode() not in (tmp_path / "cli.db").read_bytes()
+    assert secret.encode() not in Path(store.engine.url.database or "").read_bytes()
 
 
-def test_platforms_new_secret_replaces_the_secret(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+def test_platforms_new_secret_replaces_the_secret(made_url: str) -> None:
+    url = made_url
     runner = CliRunner()
     added = runner.invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
     old = next(line.split()[-1] for line in added.output.splitlines() if line.startswith("secret:"))
@@ -161,12 +161,14 @@ def test_platforms_new_secret_replaces_the_secret(tmp_path: Path) -> None:
         )
         assert replaced_events == 1
     store.dispose()
-    assert new.encode() not in (tmp_path / "cli.db").read_bytes()
+    assert new.encode() not in Path(store.engine.url.database or "").read_bytes()
 
 
 def store_with_platform(tmp_path: Path) -> tuple[str, str]:
     """A store URL in `tmp_path` with the platform "Example Chat" added by the CLI, and its secret."""
     url = f"sqlite:///{tmp_path / 'served.db'}"
+    made = CliRunner().invoke(cli_app, ["db", "upgrade", "--url", url])  # the documented first step
+    assert made.exit_code == 0, made.output
     added = CliRunner().invoke(cli_app, ["platforms", "add", "Example Chat", "--url", url])
     secret = next(line.split()[-1] for line in added.output.splitlines() if line.startswith("secret:"))
     return url, secret

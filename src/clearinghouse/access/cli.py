@@ -31,10 +31,10 @@ UrlOption = Annotated[
 def _in_store(url: str | None, work: Callable[[Session], T]) -> T:
     """Run ``work`` in one unit of work on the store; a refusal (bad input, a conflict) ends the command with its
     message and exit code 1, nothing stored."""
-    from clearinghouse.db.engine import open_store
+    from clearinghouse.commandline import open_command_store
     from clearinghouse.errors import Conflict
 
-    store = open_store(url)
+    store = open_command_store(url)
     try:
         with store.unit_of_work() as session:
             return work(session)

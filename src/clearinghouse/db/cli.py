@@ -20,19 +20,29 @@ UrlOption = Annotated[
 
 @db_app.command("upgrade")
 def upgrade_command(url: UrlOption = None) -> None:
-    """Apply every pending migration and load the directory of jurisdictions and agencies."""
-    from clearinghouse.db.engine import open_store
+    """Create the store, or apply every pending migration, and load the directory of jurisdictions and agencies.
 
-    store = open_store(url)
+    The one command that creates or changes a store's schema; the others refuse a store it has not made current.
+    """
+    from clearinghouse.commandline import fail
+    from clearinghouse.db.engine import open_store
+    from clearinghouse.errors import StoreError
+
+    try:
+        store = open_store(url)
+    except StoreError as error:
+        raise fail(error, 1) from None
     console.print(f"store at revision [bold]{current_revision(store.engine)}[/] ({store.dialect})")
     store.dispose()
 
 
 @db_app.command("current")
 def current_command(url: UrlOption = None) -> None:
-    """Print the store's migration revision and the newest one this version ships."""
-    from clearinghouse.db.engine import open_store
+    """Print the store's migration revision and the newest one this version ships (nothing is created)."""
+    from clearinghouse.commandline import open_command_store
 
-    store = open_store(url, upgrade=False)
-    console.print(f"store: {current_revision(store.engine)}  newest: {head_revision()}")
-    store.dispose()
+    store = open_command_store(url, current=False)
+    try:
+        console.print(f"store: {current_revision(store.engine)}  newest: {head_revision()}")
+    finally:
+        store.dispose()

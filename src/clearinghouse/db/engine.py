@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from clearinghouse.db.turns import WriteTurn, sqlite_file
 
@@ -120,16 +122,184 @@ class Store:
         self.engine.dispose()
 
 
+BACKENDS = ("sqlite", "postgresql")
+"""The kinds of database a store can be."""
+
+
 def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
     """The configured store (or ``url``), migrated to the newest schema and with the directory of
-    jurisdictions and agencies loaded, unless told not to upgrade."""
-    from clearinghouse.config import get_settings
+    jurisdictions and agencies loaded, unless told not to upgrade.
 
-    store = Store(url or get_settings().resolved_database_url)
-    if upgrade:
+    Upgrading creates a missing SQLite file (and its folder). It changes nothing, raising `StoreError`, when the
+    URL names no SQLite or PostgreSQL database that can be reached, when the database holds another
+    application's tables, or when a version unknown to this one migrated it.
+    """
+    if not upgrade:
+        return Store(_configured(url))
+    text, parsed = _resolve(url, create=True)
+    revision, tables = _state(parsed)
+    if revision is None and tables:
+        raise _foreign(parsed, tables)
+    if revision is not None:
+        _require_known(parsed, revision)
+    store = _store(text, parsed)
+    try:
         store.upgrade()
         from clearinghouse.geo.agencies import seed_directory
 
         with store.unit_of_work() as session:
             seed_directory(session)
+    except BaseException:
+        store.dispose()
+        raise
     return store
+
+
+def open_existing_store(url: str | None = None, *, current: bool = True) -> Store:
+    """The configured store (or ``url``) as it is: nothing is created, migrated or loaded into it.
+
+    For the commands, which must leave a store they are merely pointed at alone (only `db upgrade` and `demo`
+    make one). `StoreError`, saying what to run, when there is no store (a missing SQLite file) or it cannot be
+    reached or read; and, when ``current``, unless it is a store of this version (at the newest revision).
+    """
+    text, parsed = _resolve(url, create=False)
+    revision, tables = _state(parsed)  # reached and read, whatever is asked
+    if current:
+        _require_current(parsed, revision, tables, url)
+    return _store(text, parsed)
+
+
+def _configured(url: str | None) -> str:
+    from clearinghouse.config import get_settings
+
+    return url or get_settings().resolved_database_url
+
+
+def _where(url: sa.URL) -> str:
+    """How messages name a store: an SQLite file by its path, a server's database by its URL (password hidden)."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or "the in-memory SQLite store"
+    return url.render_as_string(hide_password=True)
+
+
+def _upgrade_hint(url: str | None, parsed: sa.URL) -> str:
+    """The command that makes or migrates the store: with ``--url`` when the store was named by one."""
+    if url is None:
+        return "clearinghouse db upgrade"
+    return f"clearinghouse db upgrade --url {shlex.quote(parsed.render_as_string(hide_password=True))}"
+
+
+def _resolve(url: str | None, *, create: bool) -> tuple[str, sa.URL]:
+    """``url`` (default: the configured store's), checked to name an SQLite or PostgreSQL database and, unless
+    ``create``, an SQLite file that exists (SQLite would otherwise create an empty one on connecting)."""
+    from clearinghouse.errors import StoreError
+
+    text = _configured(url)
+    try:
+        parsed = sa.engine.make_url(text)
+    except (sa.exc.ArgumentError, ValueError):
+        raise StoreError(
+            f"{text!r} is not a database URL; give sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise StoreError(f"{_where(parsed)}: a store is an SQLite or a PostgreSQL database, not {backend}")
+    if backend == "sqlite":
+        _check_sqlite_file(parsed, url, create=create)
+    return text, parsed
+
+
+def _check_sqlite_file(parsed: sa.URL, url: str | None, *, create: bool) -> None:
+    """An SQLite store must be a file: one that exists, unless ``create``, and otherwise one that can be made."""
+    from clearinghouse.errors import StoreError
+
+    database = parsed.database
+    if not database or database == ":memory:":
+        raise StoreError("an in-memory SQLite store starts empty and vanishes when closed; give sqlite:///PATH")
+    path = Path(database)
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a store")
+    if path.exists():
+        return
+    if not create:
+        raise StoreError(f"no store at {path}; create it with: {_upgrade_hint(url, parsed)}")
+    nearest = next(folder for folder in path.absolute().parents if folder.exists())
+    if not nearest.is_dir():
+        raise StoreError(f"cannot create the store at {path}: {nearest} is a file, not a folder")
+
+
+@contextmanager
+def _reaching(parsed: sa.URL) -> Iterator[None]:
+    """What stops a store being reached or read, as a `StoreError` naming it."""
+    from alembic.util.exc import CommandError
+
+    from clearinghouse.errors import StoreError
+
+    where = _where(parsed)
+    try:
+        yield
+    except (ImportError, sa.exc.ArgumentError) as error:  # the driver named, or the one the URL implies
+        raise StoreError(f"{where}: no driver {parsed.drivername!r} here ({error})") from None
+    except sa.exc.DBAPIError as error:  # unreachable, refused, not a database file
+        raise StoreError(f"cannot open the store at {where}: {' '.join(str(error.orig).split())}") from None
+    except CommandError as error:  # more than one revision recorded
+        raise StoreError(f"{where}: {error}") from None
+    except OSError as error:  # the SQLite file's folder could not be made
+        raise StoreError(f"cannot create the store at {where}: {error.strerror or error}") from None
+
+
+def _state(parsed: sa.URL) -> tuple[str | None, list[str]]:
+    """The revision of the database at ``parsed``; and, when it has none, the tables it holds (another
+    application's, if any). Read through a plain connection: `Store`'s would switch an SQLite file to WAL."""
+    from clearinghouse.db.migrate import current_revision
+
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+        return None, []  # a new file, for `open_store` to create
+    with _reaching(parsed):
+        probe = sa.create_engine(parsed, poolclass=NullPool)
+        try:
+            revision = current_revision(probe)
+            return revision, [] if revision is not None else sa.inspect(probe).get_table_names()
+        finally:
+            probe.dispose()
+
+
+def _store(text: str, parsed: sa.URL) -> Store:
+    with _reaching(parsed):
+        return Store(text)
+
+
+def _foreign(parsed: sa.URL, tables: list[str]) -> Exception:
+    from clearinghouse.errors import StoreError
+
+    names = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+    where = _where(parsed)
+    return StoreError(f"{where} is not a Clearinghouse store (it holds other tables: {names}); nothing was changed")
+
+
+def _require_known(parsed: sa.URL, revision: str) -> None:
+    from clearinghouse.db.migrate import known_revisions
+    from clearinghouse.errors import StoreError
+
+    if revision not in known_revisions():
+        raise StoreError(
+            f"{_where(parsed)} is at revision {revision}, which this version does not know (a newer version "
+            "migrated it?); use that version; nothing was changed"
+        )
+
+
+def _require_current(parsed: sa.URL, revision: str | None, tables: list[str], url: str | None) -> None:
+    from clearinghouse.db.migrate import head_revision
+    from clearinghouse.errors import StoreError
+
+    if revision is None and tables:
+        raise _foreign(parsed, tables)
+    if revision is None:
+        raise StoreError(f"{_where(parsed)} is empty; create the store with: {_upgrade_hint(url, parsed)}")
+    _require_known(parsed, revision)
+    head = head_revision()
+    if revision != head:
+        raise StoreError(
+            f"{_where(parsed)} is at revision {revision}, older than this version's {head}; "
+            f"migrate it with: {_upgrade_hint(url, parsed)}"
+        )

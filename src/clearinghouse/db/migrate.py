@@ -39,3 +39,8 @@ def current_revision(engine: Engine) -> str | None:
 def head_revision() -> str | None:
     """The newest revision shipped with the package."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    """Every revision shipped with the package: a store at another one was migrated by a different version."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}

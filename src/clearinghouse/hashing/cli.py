@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
+from clearinghouse.commandline import check_output, open_command_store, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing import service, types
 from clearinghouse.hashing.image import hash_content
 from clearinghouse.hashing.models import BankKind
 from clearinghouse.hashing.schemas import HashQuery, ImportFormatError, ImportReport
-from clearinghouse.hashing.transfer import FileFormat, export_text, import_file
+from clearinghouse.hashing.transfer import SUFFIXES, FileFormat, export_text, import_file
 
 banks_app = typer.Typer(help="Manage hash banks: import, export, list and snapshot.", no_args_is_help=True)
 
@@ -24,9 +25,7 @@ UrlOption = Annotated[
 
 
 def _open(url: str | None) -> Any:
-    from clearinghouse.db.engine import open_store
-
-    return open_store(url)
+    return open_command_store(url)
 
 
 def _echo_json(value: Any) -> None:
@@ -195,27 +194,29 @@ def list_command(url: UrlOption = None) -> None:
 @banks_app.command("export")
 def export_command(
     bank: Annotated[str, typer.Argument(help="Name of the bank to export.")],
-    file_format: Annotated[FileFormat, typer.Option("--format", help="vics or csv.")] = FileFormat.VICS,
+    file_format: Annotated[
+        FileFormat | None,
+        typer.Option("--format", help="vics or csv; default: from --output's extension (.json, .csv), else vics."),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write; default: standard output.")
     ] = None,
     url: UrlOption = None,
 ) -> None:
     """Write a bank as VICS JSON or CSV."""
+    chosen = output_format(file_format, output, FileFormat.VICS, SUFFIXES)
+    check_output(output)
     store = _open(url)
     try:
         with store.unit_of_work() as session:
             text, skipped = export_text(
-                session=session, bank=service.get_bank(session=session, name=bank), file_format=file_format
+                session=session, bank=service.get_bank(session=session, name=bank), file_format=chosen
             )
     except ClearinghouseError as error:
         raise _fail(str(error)) from error
     finally:
         store.dispose()
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
+    write_output(text, output)
     if skipped:
         typer.echo(f"{skipped} entries have no MD5 or SHA-1 and are not in the VICS file", err=True)
 

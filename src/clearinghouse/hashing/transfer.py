@@ -22,13 +22,15 @@ class FileFormat(enum.StrEnum):
 
     @classmethod
     def of(cls, path: Path) -> FileFormat:
-        """The format a file's name implies: ``.json`` is VICS, ``.csv`` is CSV."""
-        suffix = path.suffix.lower()
-        if suffix == ".json":
-            return cls.VICS
-        if suffix == ".csv":
-            return cls.CSV
-        raise InputError("format", "cannot tell the format from the file name; give vics or csv", path.name)
+        """The format a file's name implies (`SUFFIXES`)."""
+        found = SUFFIXES.get(path.suffix.lower())
+        if found is None:
+            raise InputError("format", "cannot tell the format from the file name; give vics or csv", path.name)
+        return found
+
+
+SUFFIXES = {".json": FileFormat.VICS, ".csv": FileFormat.CSV}
+"""The format of a bank file by its extension: ``.json`` is VICS, ``.csv`` is CSV."""
 
 
 def parse(text: str, file_format: FileFormat) -> tuple[list[EntryIn], list[RowError]]:

@@ -65,28 +65,34 @@ UrlOption = Annotated[
 def render_command(
     state: Annotated[str, typer.Argument(help="State or territory: name or postal abbreviation, any case.")],
     year: YearOption,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.MD,
+    fmt: Annotated[
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="Output format; default: from --out's extension, else md."),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write; default: standard output.")] = None,
     url: UrlOption = None,
 ) -> None:
     """Render one state's sheet for a year from the records in the store."""
-    from clearinghouse.db.engine import open_store
+    from clearinghouse.commandline import check_output, open_command_store, output_format, writing
     from clearinghouse.impact.render import render_sheet_bytes
 
     code = _resolve_state(state)
-    store = open_store(url)
-    with store.unit_of_work() as session:
-        sheet = build_sheet(session, code, year)
-    store.dispose()
-    chosen: SheetFormat = fmt.value
+    chosen = output_format(fmt, out, OutputFormat.MD)
+    if out is None and chosen is OutputFormat.PDF:
+        raise typer.BadParameter("a PDF goes to a file: add --out FILE.pdf", param_hint="--out")
+    check_output(out)
+    store = open_command_store(url)
+    try:
+        with store.unit_of_work() as session:
+            sheet = build_sheet(session, code, year)
+    finally:
+        store.dispose()
     if out is not None:
-        write_sheet(sheet, chosen, out)
+        with writing(out):
+            write_sheet(sheet, chosen.value, out)
         console.print(f"wrote {out}")
         return
-    if fmt is OutputFormat.PDF:
-        raise typer.BadParameter("a PDF goes to a file: add --out FILE.pdf", param_hint="--out")
-    data = render_sheet_bytes(sheet, chosen)
-    typer.echo(data.decode("utf-8"), nl=False)
+    typer.echo(render_sheet_bytes(sheet, chosen.value).decode("utf-8"), nl=False)
 
 
 @sheet_app.command("all")
@@ -100,14 +106,18 @@ def all_command(
     url: UrlOption = None,
 ) -> None:
     """Write every state's, DC's and every territory's sheet for a year into a folder."""
-    from clearinghouse.db.engine import open_store
+    from clearinghouse.commandline import make_folder, open_command_store, writing
 
     chosen: list[SheetFormat] = [f.value for f in formats] if formats else ["md", "html", "pdf"]
-    store = open_store(url)
-    with store.unit_of_work() as session:
-        sheets = [build_sheet(session, code, year) for code in sheet_states(session)]
-    store.dispose()
-    for sheet in track(sheets, description="writing sheets", console=console):
-        for fmt in chosen:
-            write_sheet(sheet, fmt, out / f"{sheet.state.state}-{year}.{fmt}")
+    store = open_command_store(url)
+    try:
+        make_folder(out)
+        with store.unit_of_work() as session:
+            sheets = [build_sheet(session, code, year) for code in sheet_states(session)]
+    finally:
+        store.dispose()
+    with writing(out):
+        for sheet in track(sheets, description="writing sheets", console=console):
+            for fmt in chosen:
+                write_sheet(sheet, fmt, out / f"{sheet.state.state}-{year}.{fmt}")
     console.print(f"wrote {len(sheets) * len(chosen)} files to {out}")

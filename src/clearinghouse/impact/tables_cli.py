@@ -69,15 +69,16 @@ def tables_command(
     year: Annotated[
         int, typer.Option("--year", "-y", min=1900, max=9998, help="Calendar year (UTC) of the reports counted.")
     ],
-    output_format: Annotated[
-        TableFormat,
+    table_format: Annotated[
+        TableFormat | None,
         typer.Option(
             "--format",
             "-f",
-            help="csv: one line per figure (table,row,column,value). json: one document. md: a section per table.",
+            help="csv: one line per figure (table,row,column,value). json: one document. md: a section per table. "
+            "Default: from --out's extension, else md.",
             case_sensitive=False,
         ),
-    ] = TableFormat.MD,
+    ] = None,
     table: Annotated[
         list[str] | None,
         typer.Option("--table", "-t", help=f"Only this table (repeatable). Known: {', '.join(all_tables())}."),
@@ -94,28 +95,26 @@ def tables_command(
 
     The definitions of every table are in docs/metrics.md, under "National tables".
     """
-    from clearinghouse.db.engine import open_store
+    from clearinghouse.commandline import check_output, fail, open_command_store, output_format, write_output
     from clearinghouse.impact.tables import national_tables
 
     unknown = [name for name in table or () if name not in all_tables()]
     if unknown:
-        typer.echo(f"error: --table {', '.join(unknown)}: no such table; known: {', '.join(all_tables())}", err=True)
-        raise typer.Exit(code=2)
-
-    store = open_store(url)
+        raise fail(f"--table {', '.join(unknown)}: no such table; known: {', '.join(all_tables())}")
+    chosen = output_format(table_format, out, TableFormat.MD)
+    check_output(out)
+    store = open_command_store(url)
     try:
         with store.session() as session:
             tables = national_tables(session, year, table)
     finally:
         store.dispose()
-    if output_format is TableFormat.CSV:
+    if chosen is TableFormat.CSV:
         text = to_csv(tables)
-    elif output_format is TableFormat.JSON:
+    elif chosen is TableFormat.JSON:
         text = to_json(tables, year)
     else:
         text = to_markdown(tables, year)
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
+    write_output(text, out)
+    if out is not None:
         typer.echo(f"{len(tables)} table(s) for {year} written to {out}", err=True)

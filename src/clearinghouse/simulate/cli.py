@@ -45,6 +45,7 @@ def demo_command(
     The simulation sends raw activity through the services; the sheets (md, html, pdf) are counted from the
     store and printed beside the published figures.
     """
+    from clearinghouse.commandline import fail, make_folder, writing
     from clearinghouse.db.engine import open_store
     from clearinghouse.impact.cli import write_sheet
     from clearinghouse.impact.publish import build_sheet
@@ -52,12 +53,16 @@ def demo_command(
     from clearinghouse.simulate.run import simulate_year
 
     started = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # planned first: a refused option leaves no folder and no store behind
+        plan = plan_year(year=year, scale=scale)
+    except ValueError as error:
+        raise fail(error) from None
     database = out / "demo.db"
-    for leftover in (database, database.with_name("demo.db-wal"), database.with_name("demo.db-shm")):
-        leftover.unlink(missing_ok=True)
+    make_folder(out)
+    with writing(out):
+        for leftover in (database, database.with_name("demo.db-wal"), database.with_name("demo.db-shm")):
+            leftover.unlink(missing_ok=True)
     store = open_store(f"sqlite:///{database}")
-    plan = plan_year(year=year, scale=scale)
     console.print(f"simulating {year} on a fresh store at {database} (rest of the country at scale {scale})")
     summary = simulate_year(store, plan, seed=seed)
     published = published_state_figures()

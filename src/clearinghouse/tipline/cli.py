@@ -85,11 +85,11 @@ def import_command(
     run again. Refused lines are listed with their line number and reasons; the exit code is then 1.
     """
     from clearinghouse.access.service import find_platform
-    from clearinghouse.db.engine import open_store
+    from clearinghouse.commandline import open_command_store
     from clearinghouse.tipline.bulk import import_lines, numbered_lines
     from clearinghouse.tipline.onepass import Processing
 
-    store = open_store(url)
+    store = open_command_store(url)
     try:
         with store.session() as session:
             account = find_platform(session=session, name=platform)
@@ -163,12 +163,12 @@ def process_command(
     """Run the pipeline (bundle, match, locate, prioritise, classify, release) over every queued report."""
     import sqlalchemy as sa
 
-    from clearinghouse.db.engine import open_store
+    from clearinghouse.commandline import open_command_store
     from clearinghouse.geo.ipgeo import configured_resolver
     from clearinghouse.tipline import pipeline
     from clearinghouse.tipline.models import Report, ReportStatus
 
-    store = open_store(url)
+    store = open_command_store(url)
     try:
         with store.session() as session:
             queued = session.scalar(
@@ -204,13 +204,13 @@ def release_command(
     url: UrlOption = None,
 ) -> None:
     """Make a finished report available to another jurisdiction too (or again to more agencies of one)."""
-    from clearinghouse.db.engine import open_store
+    from clearinghouse.commandline import open_command_store
     from clearinghouse.errors import Conflict, InputError, NotFound
     from clearinghouse.geo.models import Agency
     from clearinghouse.geo.service import require_jurisdiction, task_forces_for
     from clearinghouse.tipline.service import release_to_jurisdiction
 
-    store = open_store(url)
+    store = open_command_store(url)
     try:
         with store.unit_of_work() as session:
             why = reason.strip()
@@ -253,12 +253,12 @@ def show_command(
 ) -> None:
     """Print one report in full as JSON (staff view: every release, the bundle, the files' hashes); the read is
     recorded."""
-    from clearinghouse.db.engine import open_store
+    from clearinghouse.commandline import open_command_store
     from clearinghouse.errors import NotFound
     from clearinghouse.tipline.agency_api import full_report
     from clearinghouse.tipline.service import read_report
 
-    store = open_store(url)
+    store = open_command_store(url)
     try:
         with store.unit_of_work() as session:
             report = read_report(session=session, report_id=report_id, reader=f"cli:{by}")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from clearinghouse.commandline import check_output, open_command_store, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing.transfer import FileFormat
 
@@ -53,9 +54,7 @@ class TableFormat(enum.StrEnum):
 
 
 def _open(url: str | None) -> Any:
-    from clearinghouse.db.engine import open_store
-
-    return open_store(url)
+    return open_command_store(url)
 
 
 @contextmanager
@@ -83,21 +82,6 @@ def _fail(error: ClearinghouseError | str) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     # 2 for input the user can correct, 1 for a request the records do not allow.
     return typer.Exit(2 if isinstance(error, InputError | str) else 1)
-
-
-def _write(text: str | bytes, out: Path | None) -> None:
-    if out is None:
-        if isinstance(text, bytes):
-            raise _fail("a PDF needs --out FILE")
-        typer.echo(text, nl=False)
-    else:
-        try:
-            if isinstance(text, bytes):
-                out.write_bytes(text)
-            else:
-                out.write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise _fail(f"cannot write {out}: {error.strerror or error}") from None
 
 
 @vid_app.callback()
@@ -160,8 +144,14 @@ def review_command(
 def report_command(
     submission_id: Annotated[int, typer.Argument(help="Id of the reviewed submission.")],
     report_format: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="json, or pdf (needs --out).", case_sensitive=False)
-    ] = ReportFormat.JSON,
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="json, or pdf (needs --out); default: from --out's extension, else json.",
+            case_sensitive=False,
+        ),
+    ] = None,
     out: OutOption = None,
     actor: ActorOption = "cli",
     url: UrlOption = None,
@@ -169,12 +159,14 @@ def report_command(
     """Write the agency's review report: categories and identified series, no images and no names."""
     from clearinghouse.victim_id.report import build_report, report_json, report_pdf
 
-    if report_format is ReportFormat.PDF and out is None:
+    chosen = output_format(report_format, out, ReportFormat.JSON)
+    if chosen is ReportFormat.PDF and out is None:
         raise _fail("a PDF needs --out FILE")
+    check_output(out)
     with _unit_of_work(url) as session:
         report = build_report(session=session, submission_id=submission_id, actor=actor)
         # Written before the read is committed: a report that could not be written leaves no audit event.
-        _write(report_pdf(report) if report_format is ReportFormat.PDF else report_json(report), out)
+        write_output(report_pdf(report) if chosen is ReportFormat.PDF else report_json(report), out)
     if out is not None:
         typer.echo(f"report of submission {submission_id} written to {out}", err=True)
 
@@ -284,8 +276,13 @@ def export_command(
     year: Annotated[int, typer.Option("--year", "-y", min=1900, max=9998, help="Calendar year (UTC) of the quarter.")],
     quarter: Annotated[int, typer.Option("--quarter", "-q", min=1, max=4, help="Quarter: 1 (January-March) to 4.")],
     export_format: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="csv: a line per series and agency. json: one document.")
-    ] = ExportFormat.CSV,
+        ExportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv: a line per series and agency. json: one document. Default: from --out's extension, else csv.",
+        ),
+    ] = None,
     out: OutOption = None,
     actor: ActorOption = "cli",
     url: UrlOption = None,
@@ -293,10 +290,12 @@ def export_command(
     """Write where each identified series' files were found in a quarter, for victim-notification programs."""
     from clearinghouse.victim_id import export
 
+    chosen = output_format(export_format, out, ExportFormat.CSV)
+    check_output(out)
     with _unit_of_work(url) as session:
         lines = export.distribution(session=session, year=year, quarter=quarter, actor=actor)
-        text = export.to_csv(lines) if export_format is ExportFormat.CSV else export.to_json(lines, year, quarter)
-        _write(text, out)  # before the export's audit event is committed: a failed write leaves none
+        text = export.to_csv(lines) if chosen is ExportFormat.CSV else export.to_json(lines, year, quarter)
+        write_output(text, out)  # before the export's audit event is committed: a failed write leaves none
 
 
 @vid_app.command("tables")
@@ -305,9 +304,14 @@ def tables_command(
         int, typer.Option("--year", "-y", min=1900, max=9998, help="Calendar year (UTC) of the reviews counted.")
     ],
     table_format: Annotated[
-        TableFormat,
-        typer.Option("--format", "-f", help="md, csv (table,row,column,value) or json.", case_sensitive=False),
-    ] = TableFormat.MD,
+        TableFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="md, csv (table,row,column,value) or json; default: from --out's extension, else md.",
+            case_sensitive=False,
+        ),
+    ] = None,
     out: OutOption = None,
     url: UrlOption = None,
 ) -> None:
@@ -315,16 +319,18 @@ def tables_command(
     from clearinghouse.impact import vid_tables
     from clearinghouse.impact.tables_cli import to_csv
 
+    chosen = output_format(table_format, out, TableFormat.MD)
+    check_output(out)
     store = _open(url)
     try:
         with store.session() as session:
             tables = vid_tables.vid_tables(session, year)
     finally:
         store.dispose()
-    if table_format is TableFormat.CSV:
+    if chosen is TableFormat.CSV:
         text = to_csv(tables)
-    elif table_format is TableFormat.JSON:
+    elif chosen is TableFormat.JSON:
         text = vid_tables.to_json(tables, year)
     else:
         text = vid_tables.to_markdown(tables, year)
-    _write(text, out)
+    write_output(text, out)

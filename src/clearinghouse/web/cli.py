@@ -54,12 +54,13 @@ def serve_command(
 
     import uvicorn
 
-    from clearinghouse.db.engine import open_store
+    from clearinghouse.commandline import open_command_store
     from clearinghouse.tipline.background import BackgroundPipeline
     from clearinghouse.web.workers import reuse_port_available, serve_workers
 
-    # Migrate and seed once, before any worker starts, so workers never race each other doing it.
-    store = open_store(url)
+    # The store must be current before any worker starts (`db upgrade` makes it so; serving never migrates): a
+    # missing or older store stops here with one line rather than in every worker.
+    store = open_command_store(url)
     store.dispose()
     # Small batches: on SQLite a batch holds the write turn while it decides, and requests wait for it. A lower CPU
     # priority: answering platforms comes first (measured against the same priority: as many reports a second, as

@@ -1,0 +1,97 @@
+"""What the commands share: a refusal is one line on standard error, a store is used as it is found, and an
+output file is checked before any work and written without a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from clearinghouse.db.engine import Store
+
+F = TypeVar("F", bound=StrEnum)
+
+
+def fail(message: object, code: int = 2) -> typer.Exit:
+    """Print ``error: message`` on standard error; the exit to raise (2: input the user can correct)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def open_command_store(url: str | None, *, current: bool = True) -> Store:
+    """The store a command works on, as it is (`db.engine.open_existing_store`): nothing created or migrated.
+
+    A store that is missing, unreachable, another application's or another version's ends the command with
+    exit code 1 and one line saying what to run.
+    """
+    from clearinghouse.db.engine import open_existing_store
+    from clearinghouse.errors import StoreError
+
+    try:
+        return open_existing_store(url, current=current)
+    except StoreError as error:
+        raise fail(error, 1) from None
+
+
+def check_output(out: Path | None) -> None:
+    """Refuse, before any work, an output file that cannot be created: a folder, or one in no existing folder."""
+    if out is None:
+        return
+    if out.is_dir():
+        raise fail(f"cannot write {out}: it is a folder; give a file name")
+    if not out.parent.is_dir():
+        raise fail(f"cannot write {out}: there is no folder {out.parent}")
+
+
+def make_folder(out: Path) -> None:
+    """The output folder ``out``, made (with its parents) when missing; a file in its place is refused."""
+    nearest = next((folder for folder in (out, *out.absolute().parents) if folder.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        raise fail(f"cannot write into {out}: {'it' if nearest == out else nearest} is a file, not a folder")
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """Writes to ``out`` (a file or a folder) that fail (permissions, a full disk) end the command with one line."""
+    try:
+        yield
+    except OSError as error:
+        raise fail(f"cannot write {out}: {error.strerror or error}") from None
+
+
+def write_output(data: str | bytes, out: Path | None) -> None:
+    """``data`` to the file ``out``, or to standard output (text only: a PDF needs a file)."""
+    if out is None:
+        if isinstance(data, bytes):
+            raise fail("a PDF needs --out FILE")
+        typer.echo(data, nl=False)
+        return
+    with writing(out):
+        if isinstance(data, bytes):
+            out.write_bytes(data)
+        else:
+            out.write_text(data, encoding="utf-8")
+
+
+def output_format(given: F | None, out: Path | None, default: F, by_suffix: Mapping[str, F] | None = None) -> F:
+    """The format of ``--format``, else the one the output file's extension names, else ``default``.
+
+    ``by_suffix``: the format of each extension; default: each format's name is its extension (``.md``: md). A
+    ``--format`` that contradicts the extension (``--format csv -o x.json``) is refused rather than writing a file
+    whose name misstates what it holds; an extension that names no format leaves ``--format`` free.
+    """
+    if by_suffix is None:
+        by_suffix = {f".{member.value}": member for member in type(default)}
+    implied = by_suffix.get(out.suffix.lower()) if out is not None else None
+    if given is None:
+        return implied or default
+    if implied is not None and implied is not given:
+        raise fail(f"--format {given.value} does not match {out}, whose extension means {implied.value}")
+    return given
