@@ -106,8 +106,8 @@ def test_lookups_read_names_as_creation_does(any_store: Store) -> None:
     assert _count(store, PlatformAccount) == 2
 
 
-def test_the_commands_refuse_bad_names_in_one_line_and_match_names_as_stored(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'platforms.db'}"
+def test_the_commands_refuse_bad_names_in_one_line_and_match_names_as_stored(tmp_path: Path, made_url: str) -> None:
+    url = made_url
     for given, fragment in [("x" * 5000, "at most 100 characters"), ("Two\nLines", "U+000A")]:
         refused = runner.invoke(app, ["platforms", "add", given, "--url", url])
         assert refused.exit_code == 1
