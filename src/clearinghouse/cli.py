@@ -64,18 +64,24 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
     log_level: Annotated[
-        LogLevel, typer.Option("--log-level", help="Minimum level of log events on stderr.", case_sensitive=False)
-    ] = LogLevel.WARNING,
+        LogLevel | None,
+        typer.Option(
+            "--log-level",
+            help="Minimum level of log events on stderr [default: CLEARINGHOUSE_LOG_LEVEL, or INFO].",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the programs of a child-protection clearinghouse and publish its figures."""
     from clearinghouse.commandline import fail
     from clearinghouse.config import SettingsError, get_settings
     from clearinghouse.logs import configure
 
-    configure(log_level.value)
     # Read here, once, so that a refused environment variable stops every command with one line (not a traceback
     # from whichever module first reads the settings).
     try:
-        get_settings()
+        settings = get_settings()
     except SettingsError as error:
         raise fail(error) from None
+    configure(log_level.value if log_level is not None else settings.log_level)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clearinghouse.errors import ClearinghouseError
@@ -18,6 +18,13 @@ DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused
 def default_data_dir() -> Path:
     """The per-user data folder where the embedded store lives unless told otherwise."""
     return Path(user_data_dir("clearinghouse", appauthor=False))
+
+
+LogLevelName = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
 
 
 class Settings(BaseSettings):
@@ -37,7 +44,9 @@ class Settings(BaseSettings):
     maxmind_db: Path | None = Field(
         default=None, description="Optional MaxMind-format (.mmdb) database for locating IP addresses."
     )
-    log_level: str = Field(default="INFO", description="Minimum level of the structured log.")
+    log_level: Annotated[LogLevelName, BeforeValidator(_upper)] = Field(
+        default="INFO", description="Minimum level of the structured log (any case); `--log-level` overrides it."
+    )
     xml_max_bytes: int = Field(
         default=10 * 1024 * 1024,
         gt=0,

@@ -23,7 +23,13 @@ class _CurrentStderr(io.TextIOBase):
 
 def configure(level: str = "INFO", *, json: bool = False) -> None:
     """Send structured events to standard error at ``level``."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    # The standard library's logging carries only the libraries' messages (ours go through structlog): their
+    # progress notes (Alembic's "Running upgrade ...") stay out of the way below WARNING, unless DEBUG is asked for.
+    library_level = (
+        logging.DEBUG if level.upper() == "DEBUG" else max(logging.WARNING, logging.getLevelName(level.upper()))
+    )
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=library_level)
+    logging.getLogger().setLevel(library_level)  # basicConfig sets nothing once the root logger has a handler
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

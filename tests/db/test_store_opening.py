@@ -4,11 +4,13 @@ option, each stops the command with one line saying what is wrong and what to ru
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from clearinghouse.cli import app
@@ -166,3 +168,22 @@ def test_a_postgresql_store_is_checked_the_same_way(pg_store: Store) -> None:
         connection.exec_driver_sql("DROP TABLE alembic_version")
     refused(runner.invoke(app, ["db", "upgrade", "--url", url]), 1, "not a Clearinghouse store")
     assert current_revision(pg_store.engine) is None
+
+
+def test_the_log_level_comes_from_the_environment_unless_the_option_names_one(
+    made_url: str, monkeypatch: pytest.MonkeyPatch, clean_settings: None
+) -> None:
+    monkeypatch.setenv("CLEARINGHOUSE_LOG_LEVEL", "loud")
+    refused(runner.invoke(app, ["banks", "list", "--url", made_url]), 2, "CLEARINGHOUSE_LOG_LEVEL", "'CRITICAL'")
+    monkeypatch.setenv("CLEARINGHOUSE_LOG_LEVEL", "error")
+    assert runner.invoke(app, ["banks", "list", "--url", made_url]).exit_code == 0
+    assert _structlog_level() == logging.ERROR
+    assert runner.invoke(app, ["--log-level", "debug", "banks", "list", "--url", made_url]).exit_code == 0
+    assert _structlog_level() == logging.DEBUG
+
+
+def _structlog_level() -> int:
+    """The minimum level structlog is configured to let through (its filtering logger class is made per level)."""
+    wrapper = structlog.get_config()["wrapper_class"]
+    levels = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+    return next(level for level in levels if structlog.make_filtering_bound_logger(level) is wrapper)
