@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,8 +13,10 @@ import sqlalchemy as sa
 
 from clearinghouse.access.audit import history
 from clearinghouse.db.engine import Store
+from clearinghouse.tipline import filing, json_api
 from clearinghouse.tipline.models import Report, ReportFile, ReportSource, ReportStatus
 from clearinghouse.tipline.wire import parse_report
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
 from tests.tipline.factories import make_faker, realistic_report
 from tests.tipline.ispws_client import SchemaBuilder
 from tests.web.live import LiveServer
@@ -93,6 +96,11 @@ def test_the_platform_report_id_makes_it_idempotent(
         (lambda body: body["files"][0].update(md5="not-hex"), "files.0.md5"),
         (lambda body: body["files"][0].update(md5=None, sha256=None), "files.0"),
         (lambda body: body.update(unexpected=True), "unexpected"),
+        (lambda body: body["report"].update(victims=[{}] * (MAX_ENTRIES + 1)), "report.victims"),
+        (
+            lambda body: body["report"]["victims"][0].update(ip_capture_events=[{"ip_address": ""}] * 1001),
+            "report.victims.0.ip_capture_events",
+        ),
     ],
 )
 def test_invalid_reports_are_refused_naming_the_field(
@@ -137,3 +145,44 @@ def test_a_report_id_beyond_the_store_is_refused_not_a_server_error(api: httpx.C
     for report_id in ("1746753020600468584494268416", "0", "-3"):
         response = api.get(f"reports/{report_id}")
         assert response.status_code == 422, (report_id, response.text)
+
+
+def report_count(store: Store) -> int:
+    with store.session() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Report)) or 0
+
+
+def test_a_million_empty_victims_are_refused_at_once(
+    api: httpx.Client, intake_json: dict[str, Any], store: Store
+) -> None:
+    body = json.dumps(submission({**intake_json, "victims": [{}] * 1_000_000})).encode()
+    assert len(body) < 4 * 1024 * 1024  # well under the body limit
+    response = api.post("reports", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "report.victims",
+            "message": f"List should have at most {MAX_ENTRIES} items after validation, not 1000000",
+        }
+    ]
+    assert report_count(store) == 0
+
+
+def test_the_rows_are_made_before_the_write_turn(
+    api: httpx.Client, intake_json: dict[str, Any], live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    turn = live.context.store.turn
+    held: list[tuple[str, bool]] = []
+
+    def prepare(report: Any) -> Any:
+        held.append(("prepare", turn.thread_lock.locked()))
+        return filing.prepare(report)
+
+    def file_prepared(**arguments: Any) -> Any:
+        held.append(("file", turn.thread_lock.locked()))
+        return filing.file_prepared(**arguments)
+
+    monkeypatch.setattr(json_api, "prepare", prepare)
+    monkeypatch.setattr(json_api, "file_prepared", file_prepared)
+    assert api.post("reports", json=submission(intake_json)).status_code == 201
+    assert held == [("prepare", False), ("file", True)]

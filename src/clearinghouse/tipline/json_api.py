@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.errors import NotFound
 from clearinghouse.tipline import service
 from clearinghouse.tipline.bulk import HOLDS_NUL
-from clearinghouse.tipline.filing import FileDigest, FiledReport, file_reports
+from clearinghouse.tipline.filing import FileDigest, FiledReport, file_prepared, prepare
 from clearinghouse.tipline.intake import NotYours, file_details_of
 from clearinghouse.tipline.models import FileKind, Report
 from clearinghouse.tipline.wire_schemas import IntakeModel, ReportIntake
@@ -97,10 +97,15 @@ class FiledAnswer(BaseModel):
 
 def _invalid(error: ValidationError) -> JSONResponse:
     # The offending values are not echoed back: they may be personal details from the report.
-    errors = [
-        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
-        for item in error.errors(include_url=False, include_input=False)
-    ]
+    return _refused(
+        [
+            {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
+            for item in error.errors(include_url=False, include_input=False)
+        ]
+    )
+
+
+def _refused(errors: list[dict[str, str]]) -> JSONResponse:
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem(422, "Invalid report", detail, errors=errors)
 
@@ -132,9 +137,11 @@ def _file(
         platform_ref=submission.platform_report_id,
         files=[file.digest() for file in submission.files],
     )
+    # The rows are made before the write turn is taken (on SQLite, every other writer waits while it is held).
+    prepared = prepare(filed)
     try:
         with context.writing(session):
-            result = file_reports(session=session, platform_id=platform.id, reports=[filed], actor=platform.actor)
+            result = file_prepared(session=session, platform_id=platform.id, reports=[prepared], actor=platform.actor)
     except IntegrityError:
         if submission.platform_report_id is None:
             raise
@@ -152,9 +159,7 @@ def create_report(platform: PlatformDep, body: DocumentDep, session: SessionDep,
         return _invalid(error)
     if b"\\u0000" in body:
         # Valid JSON, but no store keeps a NUL character in text (PostgreSQL refuses it outright).
-        return problem(
-            422, "Invalid report", f"(body): {HOLDS_NUL}", errors=[{"field": "(body)", "message": HOLDS_NUL}]
-        )
+        return _refused([{"field": "(body)", "message": HOLDS_NUL}])
     ref = submission.platform_report_id
     report_id = _file(context, session, platform, submission)
     if report_id is not None:
