@@ -6,6 +6,7 @@ Every answer the client reads is checked against the XSD by the client itself; t
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from typing import Any
 
 import httpx
@@ -403,3 +404,20 @@ def test_the_body_is_made_before_the_write_turn(
     monkeypatch.setattr(intake, "body_of", body_of)
     opened(client, realistic_report(make_faker()))
     assert held == [False]
+
+
+def test_an_incident_after_the_report_is_refused(client: IspwsClient, live: LiveServer, store: Store) -> None:
+    now = dt.datetime(2024, 6, 3, 9, 0, tzinfo=dt.UTC)
+    live.context.clock = lambda: now
+    report = minimal_report(make_faker())
+    _incident_time(report, (now + dt.timedelta(minutes=6)).isoformat())
+    answer = client.submit(report)
+    assert answer.code == ResponseCode.INVALID_REQUEST
+    assert answer.description == (
+        "/report/incidentSummary/incidentDateTime: is after the report was received (2024-06-03T09:00:00+00:00):"
+        " give the time the incident happened"
+    )
+    assert report_count(store) == 0
+    # A platform clock a few minutes ahead of ours is no reason to refuse a report.
+    _incident_time(report, (now + dt.timedelta(minutes=4)).isoformat())
+    assert client.submit(report).code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
@@ -17,8 +18,8 @@ from clearinghouse.tipline import filing, json_api
 from clearinghouse.tipline.models import Report, ReportFile, ReportSource, ReportStatus
 from clearinghouse.tipline.wire import parse_report
 from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
-from tests.tipline.factories import make_faker, realistic_report
-from tests.tipline.ispws_client import SchemaBuilder
+from tests.tipline.factories import make_faker, minimal_report, realistic_report
+from tests.tipline.ispws_client import IspwsClient, SchemaBuilder
 from tests.web.live import LiveServer
 
 
@@ -101,6 +102,7 @@ def test_the_platform_report_id_makes_it_idempotent(
             lambda body: body["report"]["victims"][0].update(ip_capture_events=[{"ip_address": ""}] * 1001),
             "report.victims.0.ip_capture_events",
         ),
+        (lambda body: body["report"].update(incident_at="2999-01-01T00:00:00Z"), "report.incident_at"),
     ],
 )
 def test_invalid_reports_are_refused_naming_the_field(
@@ -186,3 +188,42 @@ def test_the_rows_are_made_before_the_write_turn(
     monkeypatch.setattr(json_api, "file_prepared", file_prepared)
     assert api.post("reports", json=submission(intake_json)).status_code == 201
     assert held == [("prepare", False), ("file", True)]
+
+
+def test_an_incident_after_the_report_is_refused_naming_the_field(
+    api: httpx.Client, intake_json: dict[str, Any], live: LiveServer, store: Store
+) -> None:
+    now = dt.datetime(2024, 6, 3, 9, 0, tzinfo=dt.UTC)
+    live.context.clock = lambda: now
+    late = {**intake_json, "incident_at": (now + dt.timedelta(minutes=6)).isoformat()}
+    response = api.post("reports", json=submission(late))
+    assert response.status_code == 422
+    message = "is after the report was received (2024-06-03T09:00:00+00:00): give the time the incident happened"
+    assert response.json()["errors"] == [{"field": "report.incident_at", "message": message}]
+    assert report_count(store) == 0
+    # A platform clock a few minutes ahead of ours is no reason to refuse a report.
+    close = {**intake_json, "incident_at": (now + dt.timedelta(minutes=4)).isoformat()}
+    assert api.post("reports", json=submission(close)).status_code == 201
+
+
+def test_an_open_report_past_its_lifetime_shows_as_expired(
+    api: httpx.Client, client: IspwsClient, live: LiveServer
+) -> None:
+    opened_at = dt.datetime(2024, 6, 3, 9, 0, tzinfo=dt.UTC)
+    live.context.clock = lambda: opened_at
+    report_id = client.submit(minimal_report(make_faker())).report_id
+    assert report_id is not None
+
+    def status_after(delay: dt.timedelta) -> str:
+        live.context.clock = lambda: opened_at + delay
+        answer: str = api.get(f"reports/{report_id}").json()["status"]
+        return answer
+
+    assert status_after(dt.timedelta(hours=24)) == "open"
+    # Past its lifetime, the interface answers 5001 for it, and the JSON API says why, before any sweep ran.
+    assert status_after(dt.timedelta(hours=24, seconds=1)) == "expired"
+    assert client.finish(report_id).code == 5001
+    live.context.clock = lambda: opened_at + dt.timedelta(hours=23, minutes=30)
+    assert client.upload(report_id, b"a late file", "f.bin").code == 0
+    assert status_after(dt.timedelta(hours=24, minutes=29)) == "open"
+    assert status_after(dt.timedelta(hours=24, minutes=31)) == "expired"

@@ -6,8 +6,8 @@ status. The exceptions are a failed authentication (HTTP 401, empty body), an un
 and a wrong method (405, code 4000). Refusals map as follows:
 
 - 4000 invalid request: over-long bodies, DTDs and entity tricks, a wrong root, a missing or non-numeric `id`,
-  an upload without exactly one file, a value the schema admits but intake refuses (a time out of range, too
-  many repeated elements); 4100 schema refusals; 4110 malformed XML (see
+  an upload without exactly one file, a value the schema admits but intake refuses (a time out of range, an
+  incident after the report, too many repeated elements); 4100 schema refusals; 4110 malformed XML (see
   xmlsafe.py);
 - 4200 malformed file: an empty upload;
 - 5001 the report does not exist (or expired unfinished), 5002 the file does not exist in that report,
@@ -141,6 +141,9 @@ async def submit(request: Request) -> Response:
     context = get_context(request)
     parse = partial(_parse_submission, body, context.limits.xml_max_bytes)
     report_intake, stored = await context.run(parse, heavy=len(body) > INLINE_MAX_BYTES)
+    too_late = report_intake.incident_after(context.clock())
+    if too_late is not None:
+        raise WireError(ResponseCode.INVALID_REQUEST, f"/report/incidentSummary/incidentDateTime: {too_late}")
     return await context.write(partial(_submit, context, platform, report_intake, stored))
 
 

@@ -13,7 +13,7 @@ office or the police, not the child or the reported person.
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
@@ -30,6 +30,10 @@ MAX_ENTRIES = 1000
 
 Real reports list a handful; without a bound, a 3 MB body of a million empty victims costs half a minute to
 file. The XML interface counts repeated elements against the same bound before it converts any of them."""
+
+CLOCK_TOLERANCE = timedelta(minutes=5)
+"""How far an incident may seem to lie after its report was received: the platform's clock may run a little
+ahead of ours."""
 
 
 def in_range(value: datetime) -> bool:
@@ -375,6 +379,17 @@ class ReportIntake(IntakeModel):
     def escalated(self) -> bool:
         """Whether the platform asked for urgent handling."""
         return self.escalation_reason is not None
+
+    def incident_after(self, received_at: datetime) -> str | None:
+        """Why `incident_at` cannot be right for a report received at `received_at`, or None when it can.
+
+        An incident is reported after it happened; beyond `CLOCK_TOLERANCE` a later time is a wrong clock or
+        a wrong field, and filed as it is it would mislead every age and delay computed from it.
+        """
+        if self.incident_at <= received_at + CLOCK_TOLERANCE:
+            return None
+        when = received_at.astimezone(UTC).isoformat(timespec="seconds")
+        return f"is after the report was received ({when}): give the time the incident happened"
 
     def location_evidence(self) -> list[LocationEvidence]:
         """Every location clue in the report, flattened, each naming the party it came from."""
