@@ -6,6 +6,7 @@ Every answer the client reads is checked against the XSD by the client itself; t
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from typing import Any
 
 import httpx
@@ -14,9 +15,20 @@ import sqlalchemy as sa
 
 from clearinghouse.access.audit import history
 from clearinghouse.db.engine import Store
+from clearinghouse.tipline import intake, xmlsafe
 from clearinghouse.tipline.models import Report, ReportFile, ReportStatus
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
 from clearinghouse.tipline.xmlsafe import ResponseCode, schema_bytes
-from tests.tipline.factories import encoded, file_details, make_faker, minimal_report, realistic_report, synthetic_image
+from tests.tipline.factories import (
+    encoded,
+    file_details,
+    ip_event,
+    make_faker,
+    minimal_report,
+    person,
+    realistic_report,
+    synthetic_image,
+)
 from tests.tipline.ispws_client import Answer, IspwsClient
 from tests.web.live import LiveServer
 
@@ -299,3 +311,113 @@ def test_the_kind_of_an_upload_comes_from_its_content(
     with store.session() as session:
         file = session.scalars(sa.select(ReportFile).where(ReportFile.report_id == report_id)).one()
     assert (file.kind.value, file.size, file.pdq) == (kind, len(content), None)
+
+
+def report_count(store: Store) -> int:
+    with store.session() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Report)) or 0
+
+
+def _incident_time(report: dict[str, Any], value: str) -> None:
+    report["incidentSummary"]["incidentDateTime"] = value
+
+
+def _ip_time(report: dict[str, Any], value: str) -> None:
+    report["victim"][0]["ipCaptureEvent"][0]["dateTime"] = value
+
+
+def _location_time(report: dict[str, Any], value: str) -> None:
+    report["personOrUserReported"][0]["estimatedLocation"]["@timestamp"] = value
+
+
+@pytest.mark.parametrize(
+    ("place", "path"),
+    [
+        (_incident_time, "/report/incidentSummary/incidentDateTime"),
+        (_ip_time, "/report/victim/ipCaptureEvent/dateTime"),
+        (_location_time, "/report/personOrUserReported/estimatedLocation/@timestamp"),
+    ],
+)
+@pytest.mark.parametrize("value", ["9999-12-31T24:00:00Z", "9999-12-31T23:59:59-14:00", "1899-06-01T00:00:00Z"])
+def test_a_time_out_of_range_is_refused_by_its_element_and_stores_nothing(
+    client: IspwsClient, store: Store, place: Any, path: str, value: str
+) -> None:
+    report = realistic_report(make_faker())
+    place(report, value)
+    answer = client.submit(report)
+    assert (answer.http_status, answer.code) == (200, ResponseCode.INVALID_REQUEST)
+    assert answer.description == f"{path}: date-time {value!r} is out of range (a time from 1900 to 9998 is expected)"
+    assert report_count(store) == 0
+
+
+def _victims(count: int) -> list[dict[str, Any]]:
+    fake = make_faker()
+    return [
+        {
+            "victimPerson": person(fake, age=12, with_contact=False),
+            "ipCaptureEvent": [ip_event(fake, "Login")],
+        }
+        for _ in range(count)
+    ]
+
+
+def test_many_victims_are_read_without_working_out_element_paths(
+    client: IspwsClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths: list[str] = []
+    real = xmlsafe.element_path
+
+    def element_path(element: Any) -> str:
+        paths.append(real(element))
+        return paths[-1]
+
+    monkeypatch.setattr(xmlsafe, "element_path", element_path)
+    report = minimal_report(make_faker())
+    report["victim"] = _victims(MAX_ENTRIES)
+    report_id = opened(client, report)
+    assert paths == []
+    body = report_row(store, report_id).body
+    assert body is not None
+    assert len(body["victims"]) == MAX_ENTRIES
+
+
+def test_more_victims_than_the_bound_are_refused_and_store_nothing(client: IspwsClient, store: Store) -> None:
+    report = minimal_report(make_faker())
+    report["victim"] = _victims(MAX_ENTRIES + 1)
+    answer = client.submit(report)
+    assert answer.code == ResponseCode.INVALID_REQUEST
+    assert answer.description == f"/report: {MAX_ENTRIES + 1} <victim> elements; at most {MAX_ENTRIES} are accepted"
+    assert report_count(store) == 0
+
+
+def test_the_body_is_made_before_the_write_turn(
+    client: IspwsClient, live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held: list[bool] = []
+    real = intake.body_of
+    turn = live.context.store.turn
+
+    def body_of(report: Any) -> dict[str, Any]:
+        held.append(turn.thread_lock.locked())
+        return real(report)
+
+    monkeypatch.setattr(intake, "body_of", body_of)
+    opened(client, realistic_report(make_faker()))
+    assert held == [False]
+
+
+def test_an_incident_after_the_report_is_refused(client: IspwsClient, live: LiveServer, store: Store) -> None:
+    now = dt.datetime(2024, 6, 3, 9, 0, tzinfo=dt.UTC)
+    live.context.clock = lambda: now
+    report = minimal_report(make_faker())
+    _incident_time(report, (now + dt.timedelta(minutes=6)).isoformat())
+    answer = client.submit(report)
+    assert answer.code == ResponseCode.INVALID_REQUEST
+    assert answer.description == (
+        "/report/incidentSummary/incidentDateTime: is after the report was received (2024-06-03T09:00:00+00:00):"
+        " give the time the incident happened"
+    )
+    assert report_count(store) == 0
+    # A platform clock a few minutes ahead of ours is no reason to refuse a report.
+    _incident_time(report, (now + dt.timedelta(minutes=4)).isoformat())
+    assert client.submit(report).code == 0

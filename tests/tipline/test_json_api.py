@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,10 +14,12 @@ import sqlalchemy as sa
 
 from clearinghouse.access.audit import history
 from clearinghouse.db.engine import Store
+from clearinghouse.tipline import filing, json_api
 from clearinghouse.tipline.models import Report, ReportFile, ReportSource, ReportStatus
 from clearinghouse.tipline.wire import parse_report
-from tests.tipline.factories import make_faker, realistic_report
-from tests.tipline.ispws_client import SchemaBuilder
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
+from tests.tipline.factories import make_faker, minimal_report, realistic_report
+from tests.tipline.ispws_client import IspwsClient, SchemaBuilder
 from tests.web.live import LiveServer
 
 
@@ -93,6 +97,12 @@ def test_the_platform_report_id_makes_it_idempotent(
         (lambda body: body["files"][0].update(md5="not-hex"), "files.0.md5"),
         (lambda body: body["files"][0].update(md5=None, sha256=None), "files.0"),
         (lambda body: body.update(unexpected=True), "unexpected"),
+        (lambda body: body["report"].update(victims=[{}] * (MAX_ENTRIES + 1)), "report.victims"),
+        (
+            lambda body: body["report"]["victims"][0].update(ip_capture_events=[{"ip_address": ""}] * 1001),
+            "report.victims.0.ip_capture_events",
+        ),
+        (lambda body: body["report"].update(incident_at="2999-01-01T00:00:00Z"), "report.incident_at"),
     ],
 )
 def test_invalid_reports_are_refused_naming_the_field(
@@ -137,3 +147,83 @@ def test_a_report_id_beyond_the_store_is_refused_not_a_server_error(api: httpx.C
     for report_id in ("1746753020600468584494268416", "0", "-3"):
         response = api.get(f"reports/{report_id}")
         assert response.status_code == 422, (report_id, response.text)
+
+
+def report_count(store: Store) -> int:
+    with store.session() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Report)) or 0
+
+
+def test_a_million_empty_victims_are_refused_at_once(
+    api: httpx.Client, intake_json: dict[str, Any], store: Store
+) -> None:
+    body = json.dumps(submission({**intake_json, "victims": [{}] * 1_000_000})).encode()
+    assert len(body) < 4 * 1024 * 1024  # well under the body limit
+    response = api.post("reports", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "report.victims",
+            "message": f"List should have at most {MAX_ENTRIES} items after validation, not 1000000",
+        }
+    ]
+    assert report_count(store) == 0
+
+
+def test_the_rows_are_made_before_the_write_turn(
+    api: httpx.Client, intake_json: dict[str, Any], live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    turn = live.context.store.turn
+    held: list[tuple[str, bool]] = []
+
+    def prepare(report: Any) -> Any:
+        held.append(("prepare", turn.thread_lock.locked()))
+        return filing.prepare(report)
+
+    def file_prepared(**arguments: Any) -> Any:
+        held.append(("file", turn.thread_lock.locked()))
+        return filing.file_prepared(**arguments)
+
+    monkeypatch.setattr(json_api, "prepare", prepare)
+    monkeypatch.setattr(json_api, "file_prepared", file_prepared)
+    assert api.post("reports", json=submission(intake_json)).status_code == 201
+    assert held == [("prepare", False), ("file", True)]
+
+
+def test_an_incident_after_the_report_is_refused_naming_the_field(
+    api: httpx.Client, intake_json: dict[str, Any], live: LiveServer, store: Store
+) -> None:
+    now = dt.datetime(2024, 6, 3, 9, 0, tzinfo=dt.UTC)
+    live.context.clock = lambda: now
+    late = {**intake_json, "incident_at": (now + dt.timedelta(minutes=6)).isoformat()}
+    response = api.post("reports", json=submission(late))
+    assert response.status_code == 422
+    message = "is after the report was received (2024-06-03T09:00:00+00:00): give the time the incident happened"
+    assert response.json()["errors"] == [{"field": "report.incident_at", "message": message}]
+    assert report_count(store) == 0
+    # A platform clock a few minutes ahead of ours is no reason to refuse a report.
+    close = {**intake_json, "incident_at": (now + dt.timedelta(minutes=4)).isoformat()}
+    assert api.post("reports", json=submission(close)).status_code == 201
+
+
+def test_an_open_report_past_its_lifetime_shows_as_expired(
+    api: httpx.Client, client: IspwsClient, live: LiveServer
+) -> None:
+    opened_at = dt.datetime(2024, 6, 3, 9, 0, tzinfo=dt.UTC)
+    live.context.clock = lambda: opened_at
+    report_id = client.submit(minimal_report(make_faker())).report_id
+    assert report_id is not None
+
+    def status_after(delay: dt.timedelta) -> str:
+        live.context.clock = lambda: opened_at + delay
+        answer: str = api.get(f"reports/{report_id}").json()["status"]
+        return answer
+
+    assert status_after(dt.timedelta(hours=24)) == "open"
+    # Past its lifetime, the interface answers 5001 for it, and the JSON API says why, before any sweep ran.
+    assert status_after(dt.timedelta(hours=24, seconds=1)) == "expired"
+    assert client.finish(report_id).code == 5001
+    live.context.clock = lambda: opened_at + dt.timedelta(hours=23, minutes=30)
+    assert client.upload(report_id, b"a late file", "f.bin").code == 0
+    assert status_after(dt.timedelta(hours=24, minutes=29)) == "open"
+    assert status_after(dt.timedelta(hours=24, minutes=31)) == "expired"

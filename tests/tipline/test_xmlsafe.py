@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from clearinghouse.tipline import xmlsafe
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
 from clearinghouse.tipline.xmlsafe import ResponseCode, WireError, parse_document, xs_datetime
 from tests.tipline.factories import make_faker, minimal_report
 from tests.tipline.ispws_client import SchemaBuilder
@@ -200,3 +201,49 @@ def test_date_times_outside_python_years_are_invalid_requests() -> None:
         xs_datetime("10000-01-01T00:00:00Z", "/report/incidentSummary/incidentDateTime")
     assert caught.value.code == ResponseCode.INVALID_REQUEST
     assert "incidentDateTime" in caught.value.description
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9999-12-31T24:00:00Z",  # the midnight after the last day Python can hold
+        "9999-12-31T24:00:00",
+        "9999-12-31T23:59:59-14:00",  # in UTC, a day Python cannot hold
+        "9999-06-01T00:00:00Z",
+        "1899-12-31T23:00:00Z",
+        "0001-01-01T00:00:00+14:00",
+        "10000-01-01T00:00:00Z",
+        "-0001-01-01T00:00:00Z",
+    ],
+)
+def test_date_times_out_of_range_are_invalid_requests_naming_the_element(text: str) -> None:
+    with pytest.raises(WireError) as caught:
+        xs_datetime(text, "/report/incidentSummary/incidentDateTime")
+    assert caught.value.code == ResponseCode.INVALID_REQUEST
+    assert caught.value.description.startswith("/report/incidentSummary/incidentDateTime: ")
+    assert "from 1900 to 9998" in caught.value.description
+
+
+def test_the_place_of_a_value_is_worked_out_only_for_an_error() -> None:
+    asked: list[str] = []
+
+    def where() -> str:
+        asked.append("where")
+        return "/report/victim[7]/ipCaptureEvent/dateTime"
+
+    assert xs_datetime("2024-01-02T24:00:00Z", where) == datetime(2024, 1, 3, tzinfo=UTC)
+    assert asked == []
+    with pytest.raises(WireError) as caught:
+        xs_datetime("9999-12-31T24:00:00Z", where)
+    assert asked == ["where"]
+    assert "/report/victim[7]/ipCaptureEvent/dateTime" in caught.value.description
+
+
+def test_too_many_repeated_elements_are_refused_before_any_is_read() -> None:
+    root = etree.fromstring(b"<report>" + b"<victim/>" * (MAX_ENTRIES + 1) + b"</report>")
+    assert len(xmlsafe.children(root, "personOrUserReported")) == 0
+    with pytest.raises(WireError) as caught:
+        xmlsafe.children(root, "victim")
+    assert caught.value.code == ResponseCode.INVALID_REQUEST
+    expected = f"/report: {MAX_ENTRIES + 1} <victim> elements; at most {MAX_ENTRIES} are accepted"
+    assert caught.value.description == expected

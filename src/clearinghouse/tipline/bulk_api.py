@@ -4,8 +4,9 @@ The body is read as it streams in and stored chunk by chunk, each chunk committe
 so a large export never sits in memory whole. The answer lists every line: stored now (``accepted``), already
 on file under its platform id (``already_on_file``: a retry), or refused, with the line number and each field's
 problem. A line is listed as stored only once it is committed: whatever the answer says is stored, is. If the
-request fails midway (the body is too large, the store fails), the problem document carries the same lists
-for the lines stored so far; sending the whole batch again is always safe.
+request stops midway (the body is too large, the store fails, an unexpected error), the problem document carries
+the same lists for the lines stored so far, and `not_stored_from_line`: every non-blank line before it is listed,
+and none from it on is stored. Sending the whole batch again is always safe.
 
 Authentication is a platform account's HTTP Basic credentials, verified once per process and then cached
 (`web.deps.require_platform`: argon2 costs some 50 ms per verification by design).
@@ -52,6 +53,22 @@ def _store_lines(
     store_chunk(transaction, platform_id=platform.id, actor=platform.actor, parsed=parsed, summary=summary)
 
 
+class _Progress:
+    """Where a request stands: every non-blank line before `next_line` is listed in the summary (stored or
+    refused), and none from it on is stored."""
+
+    def __init__(self) -> None:
+        self.summary = BulkSummary()
+        self.next_line = 1
+
+    def stopped(self, status: int, title: str, why: str, *, retry: bool) -> JSONResponse:
+        """The answer of a request stopped midway: what is stored, and from which line nothing is."""
+        detail = f"{why}; the lines listed here are stored, none from line {self.next_line} on."
+        if retry:
+            detail += " Send the batch again: nothing is stored twice."
+        return problem(status, title, detail, not_stored_from_line=self.next_line, **self.summary.as_json())
+
+
 @router.post(
     "/reports:bulk",
     summary="File many finished reports at once (NDJSON)",
@@ -60,27 +77,34 @@ def _store_lines(
 async def bulk_intake(request: Request, platform: PlatformDep, context: ContextDep) -> Response:
     """Store each valid line as a finished report, idempotent on `platform_report_id`; list every line's fate."""
     started = dt.datetime.now(dt.UTC)
-    summary = BulkSummary()
+    progress = _Progress()
+    summary = progress.summary
     splitter = LineSplitter()
     pending: list[tuple[int, bytes]] = []
+
+    async def store(lines: list[tuple[int, bytes]]) -> None:
+        await run_in_threadpool(_store_lines, context, platform, lines, summary)
+        progress.next_line = lines[-1][0] + 1
+
     try:
         async for chunk in bounded_chunks(request, BULK_MAX_BYTES):
             pending.extend(splitter.feed(chunk))
             while len(pending) >= CHUNK_LINES:
                 lines, pending = pending[:CHUNK_LINES], pending[CHUNK_LINES:]
-                await run_in_threadpool(_store_lines, context, platform, lines, summary)
+                await store(lines)
         pending.extend(splitter.finish())
         if pending:
-            await run_in_threadpool(_store_lines, context, platform, pending, summary)
+            await store(pending)
     except BodyRefused as error:
         status = 413 if error.too_large else 400
-        return problem(
-            status, "Request body refused", f"{error.message}; lines listed here are stored", **summary.as_json()
-        )
+        return progress.stopped(status, "Request body refused", error.message, retry=False)
     except SQLAlchemyError as error:
         log.error("bulk intake failed", error=type(error).__name__, platform=platform.username)
-        detail = "The store failed; the lines listed here are stored. Send the batch again: nothing is stored twice."
-        return problem(503, "Not all saved", detail, **summary.as_json())
+        return progress.stopped(503, "Not all saved", "The store failed", retry=True)
+    except Exception as error:
+        # Only the type is logged: the message of an unexpected error may quote a report.
+        log.error("bulk intake stopped", error=type(error).__name__, platform=platform.username)
+        return progress.stopped(503, "Not all saved", "An unexpected error stopped the batch", retry=True)
     if not summary.stored and not summary.rejected:
         return problem(400, "No reports", "The body holds no lines: send one JSON report per line (NDJSON).")
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()

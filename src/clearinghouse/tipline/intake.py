@@ -114,17 +114,19 @@ def open_report(
     *,
     session: Session,
     intake: ReportIntake,
+    body: dict[str, Any],
     actor: str,
     source: ReportSource,
     platform_id: int | None,
     at: dt.datetime,
 ) -> Report:
-    """Open a report from a validated intake document."""
+    """Open a report from a validated intake document and its `body_of` (made by the caller, outside the write
+    turn if it can: for a large report it is the dearest step)."""
     return service.open_report(
         session=session,
         incident_type=IncidentType(intake.incident_type.value),
         source=source,
-        body=body_of(intake),
+        body=body,
         actor=actor,
         platform_id=platform_id,
         incident_at=intake.incident_at,
@@ -231,6 +233,12 @@ def retract(*, session: Session, report_id: int, platform_id: int, actor: str, a
 def file_public_report(*, session: Session, intake: ReportIntake, at: dt.datetime) -> Filed:
     """Open and at once finish a report from the public form (source=public)."""
     report = open_report(
-        session=session, intake=intake, actor=PUBLIC_ACTOR, source=ReportSource.PUBLIC, platform_id=None, at=at
+        session=session,
+        intake=intake,
+        body=body_of(intake),
+        actor=PUBLIC_ACTOR,
+        source=ReportSource.PUBLIC,
+        platform_id=None,
+        at=at,
     )
     return finish(session=session, report_id=report.id, platform_id=None, actor=PUBLIC_ACTOR, at=at)

@@ -6,7 +6,9 @@ status. The exceptions are a failed authentication (HTTP 401, empty body), an un
 and a wrong method (405, code 4000). Refusals map as follows:
 
 - 4000 invalid request: over-long bodies, DTDs and entity tricks, a wrong root, a missing or non-numeric `id`,
-  an upload without exactly one file; 4100 schema refusals; 4110 malformed XML (see xmlsafe.py);
+  an upload without exactly one file, a value the schema admits but intake refuses (a time out of range, an
+  incident after the report, too many repeated elements); 4100 schema refusals; 4110 malformed XML (see
+  xmlsafe.py);
 - 4200 malformed file: an empty upload;
 - 5001 the report does not exist (or expired unfinished), 5002 the file does not exist in that report,
   5101 already retracted, 5102 already finished;
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -101,11 +104,20 @@ async def xsd(platform: PlatformDep) -> Response:
     return xml(schema_bytes())
 
 
-def _submit(context: WebContext, platform: PlatformPrincipal, report_intake: ReportIntake) -> Response:
+def _parse_submission(body: bytes, max_bytes: int) -> tuple[ReportIntake, dict[str, Any]]:
+    """The report document and the body stored for it."""
+    report_intake = parse_report(body, max_bytes=max_bytes)
+    return report_intake, intake.body_of(report_intake)
+
+
+def _submit(
+    context: WebContext, platform: PlatformPrincipal, report_intake: ReportIntake, body: dict[str, Any]
+) -> Response:
     with refusals(ResponseCode.SAVE_FAILED), context.write_session() as session:
         report = intake.open_report(
             session=session,
             intake=report_intake,
+            body=body,
             actor=platform.actor,
             source=ReportSource.PLATFORM,
             platform_id=platform.id,
@@ -127,9 +139,12 @@ async def submit(request: Request) -> Response:
     platform = await require_platform(request)
     body = await document_body(request)
     context = get_context(request)
-    parse = partial(parse_report, body, max_bytes=context.limits.xml_max_bytes)
-    report_intake = await context.run(parse, heavy=len(body) > INLINE_MAX_BYTES)
-    return await context.write(partial(_submit, context, platform, report_intake))
+    parse = partial(_parse_submission, body, context.limits.xml_max_bytes)
+    report_intake, stored = await context.run(parse, heavy=len(body) > INLINE_MAX_BYTES)
+    too_late = report_intake.incident_after(context.clock())
+    if too_late is not None:
+        raise WireError(ResponseCode.INVALID_REQUEST, f"/report/incidentSummary/incidentDateTime: {too_late}")
+    return await context.write(partial(_submit, context, platform, report_intake, stored))
 
 
 def _digest(content: bytes, filename: str | None) -> tuple[UploadDigest, FileKind]:

@@ -8,6 +8,7 @@ second one (201). `GET /api/v1/reports/{id}` tells a platform where one of its o
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.errors import NotFound
 from clearinghouse.tipline import service
 from clearinghouse.tipline.bulk import HOLDS_NUL
-from clearinghouse.tipline.filing import FileDigest, FiledReport, file_reports
+from clearinghouse.tipline.filing import FileDigest, FiledReport, file_prepared, prepare
 from clearinghouse.tipline.intake import NotYours, file_details_of
 from clearinghouse.tipline.models import FileKind, Report
 from clearinghouse.tipline.wire_schemas import IntakeModel, ReportIntake
@@ -97,10 +98,15 @@ class FiledAnswer(BaseModel):
 
 def _invalid(error: ValidationError) -> JSONResponse:
     # The offending values are not echoed back: they may be personal details from the report.
-    errors = [
-        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
-        for item in error.errors(include_url=False, include_input=False)
-    ]
+    return _refused(
+        [
+            {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
+            for item in error.errors(include_url=False, include_input=False)
+        ]
+    )
+
+
+def _refused(errors: list[dict[str, str]]) -> JSONResponse:
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem(422, "Invalid report", detail, errors=errors)
 
@@ -110,11 +116,13 @@ def _existing(session: Session, platform_id: int, platform_ref: str) -> int | No
     return session.scalar(query)
 
 
-def _answer(session: Session, report_id: int, *, created: bool, platform_ref: str | None) -> JSONResponse:
+def _answer(
+    session: Session, report_id: int, *, created: bool, platform_ref: str | None, now: dt.datetime
+) -> JSONResponse:
     report = service.get_report(session=session, report_id=report_id)
     answer = FiledAnswer(
         report_id=report_id,
-        status=report.status.value,
+        status=service.status_at(report, now).value,
         created=created,
         platform_report_id=platform_ref,
         file_ids=[file_ref for file_ref, _ in file_details_of(session=session, report_id=report_id)],
@@ -123,18 +131,24 @@ def _answer(session: Session, report_id: int, *, created: bool, platform_ref: st
 
 
 def _file(
-    context: WebContext, session: Session, platform: PlatformPrincipal, submission: ReportSubmission
+    context: WebContext,
+    session: Session,
+    platform: PlatformPrincipal,
+    submission: ReportSubmission,
+    received_at: dt.datetime,
 ) -> int | None:
     """The new report's id, or None when the platform id was already on file."""
     filed = FiledReport(
         intake=submission.report,
-        received_at=context.clock(),
+        received_at=received_at,
         platform_ref=submission.platform_report_id,
         files=[file.digest() for file in submission.files],
     )
+    # The rows are made before the write turn is taken (on SQLite, every other writer waits while it is held).
+    prepared = prepare(filed)
     try:
         with context.writing(session):
-            result = file_reports(session=session, platform_id=platform.id, reports=[filed], actor=platform.actor)
+            result = file_prepared(session=session, platform_id=platform.id, reports=[prepared], actor=platform.actor)
     except IntegrityError:
         if submission.platform_report_id is None:
             raise
@@ -152,18 +166,20 @@ def create_report(platform: PlatformDep, body: DocumentDep, session: SessionDep,
         return _invalid(error)
     if b"\\u0000" in body:
         # Valid JSON, but no store keeps a NUL character in text (PostgreSQL refuses it outright).
-        return problem(
-            422, "Invalid report", f"(body): {HOLDS_NUL}", errors=[{"field": "(body)", "message": HOLDS_NUL}]
-        )
+        return _refused([{"field": "(body)", "message": HOLDS_NUL}])
+    received_at = context.clock()
+    too_late = submission.report.incident_after(received_at)
+    if too_late is not None:
+        return _refused([{"field": "report.incident_at", "message": too_late}])
     ref = submission.platform_report_id
-    report_id = _file(context, session, platform, submission)
+    report_id = _file(context, session, platform, submission, received_at)
     if report_id is not None:
-        return _answer(session, report_id, created=True, platform_ref=ref)
+        return _answer(session, report_id, created=True, platform_ref=ref, now=received_at)
     assert ref is not None  # only a platform id can make a submission a duplicate
     existing = _existing(session, platform.id, ref)
     if existing is None:  # pragma: no cover - the duplicate was found a moment ago and reports are never deleted
         return problem(503, "Not saved", "The report could not be saved; send it again.")
-    return _answer(session, existing, created=False, platform_ref=ref)
+    return _answer(session, existing, created=False, platform_ref=ref, now=received_at)
 
 
 @router.get("/reports/{report_id}", response_model=FiledAnswer)
@@ -182,4 +198,4 @@ def get_report(
         return problem(404, "No such report", f"report {report_id} does not exist", code=missing)
     except NotYours as error:
         return problem(403, "Not authorized", str(error), code=int(ResponseCode.NOT_AUTHORIZED))
-    return _answer(session, report_id, created=False, platform_ref=report.platform_ref)
+    return _answer(session, report_id, created=False, platform_ref=report.platform_ref, now=context.clock())

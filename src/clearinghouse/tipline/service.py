@@ -44,9 +44,24 @@ class ReportStateError(Conflict):
         super().__init__(message)
 
 
+def _expiry(opened_at: dt.datetime, last_changed_at: dt.datetime) -> dt.datetime:
+    return max(opened_at + OPEN_REPORT_LIFETIME, last_changed_at + OPEN_REPORT_IDLE)
+
+
 def expires_at(report: Report) -> dt.datetime:
     """When an open report is deleted if not finished: 24 h after opening or 1 h after the last change."""
-    return max(report.opened_at + OPEN_REPORT_LIFETIME, report.last_changed_at + OPEN_REPORT_IDLE)
+    return _expiry(report.opened_at, report.last_changed_at)
+
+
+def status_at(report: Report, now: dt.datetime) -> ReportStatus:
+    """The report's status as its platform sees it at `now`.
+
+    An open report past its lifetime is expired from that moment, as every lifecycle call about it answers,
+    although the sweep that marks it so runs only every few minutes.
+    """
+    if report.status is ReportStatus.OPEN and now > expires_at(report):
+        return ReportStatus.EXPIRED
+    return report.status
 
 
 _REPORTS = table_of(Report)
@@ -172,7 +187,7 @@ def _check_open(
         raise ReportStateError(5101, f"report {report_id} was retracted")
     if status is ReportStatus.FINISHED:
         raise ReportStateError(5102, f"report {report_id} is already finished")
-    expiry = max(opened_at + OPEN_REPORT_LIFETIME, last_changed_at + OPEN_REPORT_IDLE)
+    expiry = _expiry(opened_at, last_changed_at)
     if status is ReportStatus.EXPIRED or now > expiry:
         raise ReportStateError(5001, f"report {report_id} expired unfinished at {expiry.isoformat()}")
 

@@ -7,7 +7,10 @@ schema) and convert the validated tree into the intake models of wire_schemas. `
 Conversions that the schema cannot express are decided here:
 - xs:string values are stripped, and an empty value counts as absent (the schema's country and state
   enumerations even allow "" for "not given").
-- A date-time without an offset is taken as UTC (see `xmlsafe.xs_datetime`).
+- A date-time without an offset is taken as UTC, and one outside the years intake keeps is refused, naming
+  its element (see `xmlsafe.xs_datetime`).
+- An element repeated more than `MAX_ENTRIES` times (victims, IP events, ...) is refused before any of them
+  is converted, as the intake model would refuse the list (see `xmlsafe.children`).
 - `escalateToHighPriority` present means escalated, even when empty: a missed child at risk costs more than
   one report handled urgently by mistake.
 """
@@ -48,16 +51,16 @@ from clearinghouse.tipline.xmlsafe import (
     ResponseCode,
     WireError,
     attribute,
+    attribute_datetime,
+    child_date,
     child_datetime,
     child_text,
     child_texts,
+    children,
     clean_text,
-    element_path,
     joined_texts,
     parse_document,
     xs_boolean,
-    xs_date,
-    xs_datetime,
     xs_double,
     xs_int,
 )
@@ -72,7 +75,7 @@ def _validated(model: type[ModelT], **fields: object) -> ModelT:
 
 
 def _each(element: Element, name: str, convert: Callable[[Element], ModelT]) -> list[ModelT]:
-    return [convert(child) for child in element.findall(name)]
+    return [convert(child) for child in children(element, name)]
 
 
 def _maybe(element: Element, name: str, convert: Callable[[Element], ModelT]) -> ModelT | None:
@@ -119,7 +122,7 @@ def _person(element: Element, *, age_tag: str = "age") -> Person:
         emails=_each(element, "email", _email),
         addresses=_each(element, "address", _address),
         age=xs_int(child_text(element, age_tag)),
-        date_of_birth=xs_date(child_text(element, "dateOfBirth"), f"{element_path(element)}/dateOfBirth"),
+        date_of_birth=child_date(element, "dateOfBirth"),
     )
 
 
@@ -150,7 +153,7 @@ def _estimated_location(element: Element) -> EstimatedLocation:
         region=child_text(element, "region"),
         country_code=child_text(element, "countryCode"),
         verified=xs_boolean(attribute(element, "verified")),
-        at=xs_datetime(attribute(element, "timestamp"), f"{element_path(element)}/@timestamp"),
+        at=attribute_datetime(element, "timestamp"),
     )
 
 
@@ -188,7 +191,7 @@ def _party(element: Element, person_tag: str) -> Party:
 
 
 def _parties(root: Element, tag: str, person_tag: str) -> list[Party]:
-    return [_party(element, person_tag) for element in root.findall(tag)]
+    return [_party(element, person_tag) for element in children(root, tag)]
 
 
 def _incident_detail(element: Element) -> IncidentDetail:
@@ -302,7 +305,7 @@ def _file_hash(element: Element) -> FileHash:
 def _metadata(element: Element) -> FileMetadata:
     pairs = [
         MetadataPair(name=child_text(pair, "name") or "", value=child_text(pair, "value") or "")
-        for pair in element.findall("nameValuePair")
+        for pair in children(element, "nameValuePair")
     ]
     return FileMetadata.model_validate({"type": attribute(element, "type"), "pairs": pairs})
 

@@ -2,7 +2,8 @@
 
 wire.py converts a schema-valid `report` into `ReportIntake` and a `fileDetails` into `FileDetailsIntake`; the
 JSON API and the NDJSON bulk intake validate the same models directly, so the service sees one shape. Models
-are frozen, refuse unknown fields, and hold only timezone-aware timestamps.
+are frozen, refuse unknown fields, hold only timezone-aware timestamps, and no list holds more than
+`MAX_ENTRIES` entries.
 
 Location clues stay inside their party; `location_evidence()` flattens them into one list naming each clue's
 party. The reporter's and law enforcement's addresses are left out on purpose: they locate the platform's
@@ -12,24 +13,47 @@ office or the police, not the child or the reported person.
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 EARLIEST_YEAR = 1900
 """Times before this year are refused: no report concerns them, and arithmetic near year 1 overflows."""
+LATEST_YEAR = 9998
+"""Times after this year are refused: a day added to a time of year 9999 overflows."""
+OUT_OF_RANGE = f"is out of range (a time from {EARLIEST_YEAR} to {LATEST_YEAR} is expected)"
+
+MAX_ENTRIES = 1000
+"""Most entries any list of a report or file's details may hold (victims, reported persons, IP events, ...).
+
+Real reports list a handful; without a bound, a 3 MB body of a million empty victims costs half a minute to
+file. The XML interface counts repeated elements against the same bound before it converts any of them."""
+
+CLOCK_TOLERANCE = timedelta(minutes=5)
+"""How far an incident may seem to lie after its report was received: the platform's clock may run a little
+ahead of ours."""
+
+
+def in_range(value: datetime) -> bool:
+    """Whether the time lies in the years intake accepts (`EARLIEST_YEAR` to `LATEST_YEAR`, in UTC)."""
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        return False
+    return EARLIEST_YEAR <= year <= LATEST_YEAR
 
 
 def _plausible(value: datetime) -> datetime:
-    try:
-        in_utc = value.astimezone(UTC)
-    except OverflowError:
-        in_utc = None
-    if in_utc is None or not EARLIEST_YEAR <= in_utc.year <= 9998:
-        raise ValueError(f"is out of range (a time from {EARLIEST_YEAR} to 9998 is expected)")
+    if not in_range(value):
+        raise ValueError(OUT_OF_RANGE)
     return value
+
+
+def _entries(description: str | None = None) -> Any:
+    """A list field, empty by default, of at most `MAX_ENTRIES` entries."""
+    return Field(default_factory=list, max_length=MAX_ENTRIES, description=description)
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
@@ -156,9 +180,9 @@ class EstimatedLocation(IntakeModel):
 class Person(IntakeModel):
     first_name: str | None = None
     last_name: str | None = None
-    phones: list[Phone] = Field(default_factory=list)
-    emails: list[Email] = Field(default_factory=list)
-    addresses: list[Address] = Field(default_factory=list)
+    phones: list[Phone] = _entries()
+    emails: list[Email] = _entries()
+    addresses: list[Address] = _entries()
     age: int | None = Field(default=None, description="As the platform gave it; approximate for accounts.")
     date_of_birth: date | None = None
 
@@ -171,8 +195,8 @@ class AssociatedAccount(IntakeModel):
     esp_service: str | None = None
     esp_identifier: str | None = None
     screen_name: str | None = None
-    ip_capture_events: list[IpCaptureEvent] = Field(default_factory=list)
-    device_ids: list[DeviceId] = Field(default_factory=list)
+    ip_capture_events: list[IpCaptureEvent] = _entries()
+    device_ids: list[DeviceId] = _entries()
 
 
 class Party(IntakeModel):
@@ -182,13 +206,13 @@ class Party(IntakeModel):
     esp_identifier: str | None = None
     esp_service: str | None = None
     screen_name: str | None = None
-    display_names: list[str] = Field(default_factory=list)
-    profile_urls: list[str] = Field(default_factory=list)
-    ip_capture_events: list[IpCaptureEvent] = Field(default_factory=list)
-    device_ids: list[DeviceId] = Field(default_factory=list)
+    display_names: list[str] = _entries()
+    profile_urls: list[str] = _entries()
+    ip_capture_events: list[IpCaptureEvent] = _entries()
+    device_ids: list[DeviceId] = _entries()
     estimated_location: EstimatedLocation | None = None
-    associated_accounts: list[AssociatedAccount] = Field(default_factory=list)
-    prior_report_ids: list[int] = Field(default_factory=list)
+    associated_accounts: list[AssociatedAccount] = _entries()
+    prior_report_ids: list[int] = _entries()
     school_name: str | None = None
     vehicle_description: str | None = None
     additional_info: str | None = None
@@ -198,8 +222,8 @@ class IncidentDetail(IntakeModel):
     """One `internetDetails` entry (or its JSON equivalent); only the fields of its channel are set."""
 
     channel: IncidentChannel
-    urls: list[str] = Field(default_factory=list)
-    email_addresses: list[Email] = Field(default_factory=list)
+    urls: list[str] = _entries()
+    email_addresses: list[Email] = _entries()
     name: str | None = Field(default=None, description="Newsgroup name.")
     content: str | None = Field(default=None, description="Text of the message, post or chat, as given.")
     chat_client: str | None = None
@@ -210,9 +234,9 @@ class IncidentDetail(IntakeModel):
     latitude: float | None = None
     longitude: float | None = None
     location_name: str | None = None
-    addresses: list[Address] = Field(default_factory=list)
+    addresses: list[Address] = _entries()
     client: str | None = Field(default=None, description="Peer-to-peer client.")
-    ip_capture_events: list[IpCaptureEvent] = Field(default_factory=list)
+    ip_capture_events: list[IpCaptureEvent] = _entries()
     file_names: str | None = None
     additional_info: str | None = None
 
@@ -243,9 +267,8 @@ class LawEnforcementContact(IntakeModel):
 
 class BatchedReport(IntakeModel):
     reason: BatchReason
-    grouped_report_ids: list[str] = Field(
-        default_factory=list,
-        description="The platform's ids of the grouped reports (JSON, NDJSON; XML carries only the reason).",
+    grouped_report_ids: list[str] = _entries(
+        "The platform's ids of the grouped reports (JSON, NDJSON; XML carries only the reason)."
     )
 
 
@@ -342,20 +365,31 @@ class ReportIntake(IntakeModel):
         default=None,
         description="Set (possibly empty) when the platform asks for urgent handling (a child at risk now).",
     )
-    annotations: list[ReportAnnotation] = Field(default_factory=list)
+    annotations: list[ReportAnnotation] = _entries()
     batch: BatchedReport | None = None
-    incident_details: list[IncidentDetail] = Field(default_factory=list)
+    incident_details: list[IncidentDetail] = _entries()
     law_enforcement: LawEnforcementContact | None = None
     reporter: Reporter
-    reported_persons: list[Party] = Field(default_factory=list)
-    intended_recipients: list[Party] = Field(default_factory=list)
-    victims: list[Party] = Field(default_factory=list)
+    reported_persons: list[Party] = _entries()
+    intended_recipients: list[Party] = _entries()
+    victims: list[Party] = _entries()
     additional_info: str | None = None
 
     @property
     def escalated(self) -> bool:
         """Whether the platform asked for urgent handling."""
         return self.escalation_reason is not None
+
+    def incident_after(self, received_at: datetime) -> str | None:
+        """Why `incident_at` cannot be right for a report received at `received_at`, or None when it can.
+
+        An incident is reported after it happened; beyond `CLOCK_TOLERANCE` a later time is a wrong clock or
+        a wrong field, and filed as it is it would mislead every age and delay computed from it.
+        """
+        if self.incident_at <= received_at + CLOCK_TOLERANCE:
+            return None
+        when = received_at.astimezone(UTC).isoformat(timespec="seconds")
+        return f"is after the report was received ({when}): give the time the incident happened"
 
     def location_evidence(self) -> list[LocationEvidence]:
         """Every location clue in the report, flattened, each naming the party it came from."""
@@ -389,7 +423,7 @@ class MetadataPair(IntakeModel):
 
 class FileMetadata(IntakeModel):
     type: Literal["EXIF", "HASH"] | None = None
-    pairs: list[MetadataPair]
+    pairs: list[MetadataPair] = Field(max_length=MAX_ENTRIES)
 
 
 class FileDetailsIntake(IntakeModel):
@@ -405,13 +439,13 @@ class FileDetailsIntake(IntakeModel):
     exif_viewed_by_platform: bool | None = None
     publicly_available: bool | None = None
     relevance: FileRelevance = "Reported"
-    annotations: list[FileAnnotation] = Field(default_factory=list)
+    annotations: list[FileAnnotation] = _entries()
     industry_classification: IndustryClassification | None = None
-    original_hashes: list[FileHash] = Field(default_factory=list)
+    original_hashes: list[FileHash] = _entries()
     upload_ip: IpCaptureEvent | None = None
-    device_ids: list[DeviceId] = Field(default_factory=list)
-    metadata: list[FileMetadata] = Field(default_factory=list)
-    additional_info: list[str] = Field(default_factory=list)
+    device_ids: list[DeviceId] = _entries()
+    metadata: list[FileMetadata] = _entries()
+    additional_info: list[str] = _entries()
 
     def location_evidence(self) -> list[LocationEvidence]:
         """The upload IP address, if given, as location evidence of the file."""

@@ -14,13 +14,18 @@ Which code each hostile or broken body gets (decided here, asserted in tests/tip
 - 4110 malformed XML: not well-formed (empty, truncated, bad nesting, an undeclared entity reference).
 - 4100 schema validation failed: the right root, but the XSD refuses it; the description names the element
   path, the line and libxml2's reason.
+
+The readers below give 4000 for a value the schema admits but intake refuses (a time outside the years intake
+keeps, more repeated elements than `MAX_ENTRIES`), naming the element. Its path is computed only then:
+`getpath` counts an element's earlier siblings, so computing it for every element of a report with thousands of
+victims cost time quadratic in their number.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from functools import lru_cache
@@ -29,6 +34,8 @@ from typing import NoReturn, Protocol, cast
 from xml.parsers import expat
 
 from lxml import etree
+
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES, OUT_OF_RANGE, in_range
 
 # Platforms send a report's XML without its files (they go through /upload), so real bodies are a few KB;
 # 10 MB leaves room for reports listing thousands of accounts while refusing memory-exhaustion attempts.
@@ -231,28 +238,37 @@ def _schema_failure(root: etree._Element, validator: etree.XMLSchema) -> WireErr
 _END_OF_DAY = re.compile(r"T24:00:00(\.0+)?")
 _DATE_ZONE = re.compile(r"(Z|[+-]\d{2}:\d{2})$")
 
+Where = str | Callable[[], str]
+"""Where a value sits in its document, for an error message: the path, or a function that computes it."""
 
-def xs_datetime(value: str | None, where: str) -> datetime | None:
+
+def _named(where: Where) -> str:
+    return where if isinstance(where, str) else where()
+
+
+def xs_datetime(value: str | None, where: Where) -> datetime | None:
     """An xs:dateTime as an aware datetime; `where` names the value in the error if it is out of range.
 
     Without an offset the value is taken as UTC: intake keeps only timezone-aware values, and UTC is the one
     zone that needs no guess about where the platform's servers are. "24:00:00" is the next day's midnight.
+    A value Python cannot hold (a year past 9999, or before 1) or outside the years intake keeps is refused.
     """
     if value is None:
         return None
     text, next_day = _END_OF_DAY.subn("T00:00:00", value)
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise WireError(
-            ResponseCode.INVALID_REQUEST, f"{where}: date-time {value!r} is outside the years 1 to 9999"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed + timedelta(days=next_day)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed += timedelta(days=next_day)
+    except (ValueError, OverflowError):  # OverflowError: the midnight after 9999-12-31
+        parsed = None
+    if parsed is None or not in_range(parsed):
+        raise WireError(ResponseCode.INVALID_REQUEST, f"{_named(where)}: date-time {value!r} {OUT_OF_RANGE}")
+    return parsed
 
 
-def xs_date(value: str | None, where: str) -> date | None:
+def xs_date(value: str | None, where: Where) -> date | None:
     """An xs:date as a date; a time-zone suffix on a date carries nothing we use and is dropped."""
     if value is None:
         return None
@@ -260,7 +276,7 @@ def xs_date(value: str | None, where: str) -> date | None:
         return date.fromisoformat(_DATE_ZONE.sub("", value))
     except ValueError:
         raise WireError(
-            ResponseCode.INVALID_REQUEST, f"{where}: date {value!r} is outside the years 1 to 9999"
+            ResponseCode.INVALID_REQUEST, f"{_named(where)}: date {value!r} is outside the years 1 to 9999"
         ) from None
 
 
@@ -293,8 +309,23 @@ def parse_document(body: bytes, *, expected_root: str, max_bytes: int = DEFAULT_
 
 
 def element_path(element: etree._Element) -> str:
-    """The element's XPath in its document, for error messages."""
+    """The element's XPath in its document, for error messages (linear in its earlier siblings: errors only)."""
     return str(element.getroottree().getpath(element))
+
+
+def _child_path(element: etree._Element, name: str) -> Callable[[], str]:
+    return lambda: f"{element_path(element)}/{name}"
+
+
+def children(element: etree._Element, name: str) -> list[etree._Element]:
+    """Every child called `name`; more than `MAX_ENTRIES` of them is refused before any is read."""
+    found = element.findall(name)
+    if len(found) > MAX_ENTRIES:
+        raise WireError(
+            ResponseCode.INVALID_REQUEST,
+            f"{element_path(element)}: {len(found)} <{name}> elements; at most {MAX_ENTRIES} are accepted",
+        )
+    return found
 
 
 def clean_text(text: str | None) -> str | None:
@@ -312,8 +343,8 @@ def child_text(element: etree._Element, name: str) -> str | None:
 
 
 def child_texts(element: etree._Element, name: str) -> list[str]:
-    """The cleaned, non-empty texts of every child called `name`."""
-    return [value for child in element.findall(name) if (value := clean_text(child.text)) is not None]
+    """The cleaned, non-empty texts of every child called `name` (see `children`)."""
+    return [value for child in children(element, name) if (value := clean_text(child.text)) is not None]
 
 
 def joined_texts(element: etree._Element, name: str) -> str | None:
@@ -338,9 +369,19 @@ def xs_double(value: str | None) -> float | None:
 
 def child_datetime(element: etree._Element, name: str) -> datetime | None:
     """The first child called `name` as an aware datetime (see `xs_datetime`)."""
-    return xs_datetime(child_text(element, name), f"{element_path(element)}/{name}")
+    return xs_datetime(child_text(element, name), _child_path(element, name))
+
+
+def child_date(element: etree._Element, name: str) -> date | None:
+    """The first child called `name` as a date (see `xs_date`)."""
+    return xs_date(child_text(element, name), _child_path(element, name))
 
 
 def attribute(element: etree._Element, name: str) -> str | None:
     """An attribute's cleaned value."""
     return clean_text(element.get(name))
+
+
+def attribute_datetime(element: etree._Element, name: str) -> datetime | None:
+    """An attribute as an aware datetime (see `xs_datetime`)."""
+    return xs_datetime(attribute(element, name), _child_path(element, f"@{name}"))
