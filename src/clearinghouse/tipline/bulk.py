@@ -39,7 +39,7 @@ from clearinghouse.tipline.fastsql import gc_paused
 from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
 from clearinghouse.tipline.models import FileKind
 from clearinghouse.tipline.onepass import Processing, Processor, ReadyReport, file_and_process, processor_for, ready
-from clearinghouse.tipline.wire_schemas import FileAnnotation, IntakeModel, Moment, ReportIntake
+from clearinghouse.tipline.wire_schemas import CLOCK_TOLERANCE, FileAnnotation, IntakeModel, Moment, ReportIntake
 
 MAX_FILES = 1000
 MAX_FILE_SIZE = 2**63 - 1
@@ -48,8 +48,6 @@ CHUNK_LINES = 5000
 """Lines stored per transaction: large enough to amortise a commit, small enough to bound a retry."""
 STORE_ATTEMPTS = 3
 """Transactions tried per chunk when a concurrent writer conflicts with it (see `store_chunk`)."""
-FUTURE_TOLERANCE = dt.timedelta(minutes=5)
-"""How far past our clock a received time may be (the platform's clock may run a little ahead)."""
 
 
 NOT_UTF8 = "is not UTF-8 text (it holds NUL bytes: UTF-16?); export the file as UTF-8"
@@ -209,9 +207,12 @@ def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> tuple[int, Prepa
         # Valid JSON, but no store keeps a NUL character in text (PostgreSQL refuses it outright).
         shown = line.platform_report_id.replace("\x00", "\\u0000")
         return LineProblem(number, shown, (FieldError("(line)", HOLDS_NUL),))
-    if line.received_at > now + FUTURE_TOLERANCE:
+    if line.received_at > now + CLOCK_TOLERANCE:
         problem = FieldError("received_at", f"is in the future (our clock says {now.isoformat(timespec='seconds')})")
         return LineProblem(number, line.platform_report_id, (problem,))
+    too_late = line.report.incident_after(line.received_at)
+    if too_late is not None:
+        return LineProblem(number, line.platform_report_id, (FieldError("report.incident_at", too_late),))
     filed = FiledReport(
         intake=line.report,
         received_at=line.received_at.astimezone(dt.UTC),

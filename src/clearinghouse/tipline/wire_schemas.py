@@ -32,8 +32,8 @@ Real reports list a handful; without a bound, a 3 MB body of a million empty vic
 file. The XML interface counts repeated elements against the same bound before it converts any of them."""
 
 CLOCK_TOLERANCE = timedelta(minutes=5)
-"""How far an incident may seem to lie after its report was received: the platform's clock may run a little
-ahead of ours."""
+"""How far a platform's clock may run ahead of ours (or of the report it sends): how far an incident may seem to
+lie after its report was received, and a bulk line's received time after our clock."""
 
 
 def in_range(value: datetime) -> bool:

@@ -1,0 +1,24 @@
+"""Bulk lines: an incident after the line's `received_at` is refused by line, naming the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from clearinghouse.db.engine import Store
+from tests.tipline.bulk_helpers import T0, doc, line, ready, send
+
+
+def test_an_incident_after_the_report_is_refused_by_line(store: Store) -> None:
+    platform = ready(store)
+    late = doc(incident_at=(T0 + dt.timedelta(minutes=6)).isoformat())
+    close = doc(incident_at=(T0 + dt.timedelta(minutes=4)).isoformat())
+    summary = send(store, platform, [line("late", late), line("close", close)])
+    assert [o.platform_report_id for o in summary.stored] == ["close"]
+    [problem] = summary.rejected
+    assert (problem.line, problem.platform_report_id) == (1, "late")
+    assert [(e.field, e.message) for e in problem.errors] == [
+        (
+            "report.incident_at",
+            "is after the report was received (2023-05-01T12:00:00+00:00): give the time the incident happened",
+        )
+    ]
