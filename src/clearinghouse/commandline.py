@@ -38,6 +38,16 @@ def open_command_store(url: str | None, *, current: bool = True) -> Store:
         raise fail(error, 1) from None
 
 
+@contextmanager
+def command_store(url: str | None) -> Iterator[Store]:
+    """`open_command_store` for the block, its connections closed at the end (on an error too)."""
+    store = open_command_store(url)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
 def check_output(out: Path | None) -> None:
     """Refuse, before any work, an output file that cannot be created: a folder, or one in no existing folder."""
     if out is None:

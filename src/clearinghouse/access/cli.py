@@ -31,18 +31,15 @@ UrlOption = Annotated[
 def _in_store(url: str | None, work: Callable[[Session], T]) -> T:
     """Run ``work`` in one unit of work on the store; a refusal (bad input, a conflict) ends the command with its
     message and exit code 1, nothing stored."""
-    from clearinghouse.commandline import open_command_store
+    from clearinghouse.commandline import command_store
     from clearinghouse.errors import Conflict
 
-    store = open_command_store(url)
     try:
-        with store.unit_of_work() as session:
+        with command_store(url) as store, store.unit_of_work() as session:
             return work(session)
     except (Conflict, ValueError) as error:  # InputError and an unknown jurisdiction are ValueErrors
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
-    finally:
-        store.dispose()
 
 
 def _show_once(lines: list[str], advice: str) -> None:

@@ -73,7 +73,7 @@ def render_command(
     url: UrlOption = None,
 ) -> None:
     """Render one state's sheet for a year from the records in the store."""
-    from clearinghouse.commandline import check_output, open_command_store, output_format, writing
+    from clearinghouse.commandline import check_output, command_store, output_format, writing
     from clearinghouse.impact.render import render_sheet_bytes
 
     code = _resolve_state(state)
@@ -81,12 +81,8 @@ def render_command(
     if out is None and chosen is OutputFormat.PDF:
         raise typer.BadParameter("a PDF goes to a file: add --out FILE.pdf", param_hint="--out")
     check_output(out)
-    store = open_command_store(url)
-    try:
-        with store.unit_of_work() as session:
-            sheet = build_sheet(session, code, year)
-    finally:
-        store.dispose()
+    with command_store(url) as store, store.unit_of_work() as session:
+        sheet = build_sheet(session, code, year)
     if out is not None:
         with writing(out):
             write_sheet(sheet, chosen.value, out)
@@ -106,16 +102,13 @@ def all_command(
     url: UrlOption = None,
 ) -> None:
     """Write every state's, DC's and every territory's sheet for a year into a folder."""
-    from clearinghouse.commandline import make_folder, open_command_store, writing
+    from clearinghouse.commandline import command_store, make_folder, writing
 
     chosen: list[SheetFormat] = [f.value for f in formats] if formats else ["md", "html", "pdf"]
-    store = open_command_store(url)
-    try:
+    with command_store(url) as store:
         make_folder(out)
         with store.unit_of_work() as session:
             sheets = [build_sheet(session, code, year) for code in sheet_states(session)]
-    finally:
-        store.dispose()
     with writing(out):
         for sheet in track(sheets, description="writing sheets", console=console):
             for fmt in chosen:

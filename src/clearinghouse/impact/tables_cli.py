@@ -95,7 +95,7 @@ def tables_command(
 
     The definitions of every table are in docs/metrics.md, under "National tables".
     """
-    from clearinghouse.commandline import check_output, fail, open_command_store, output_format, write_output
+    from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
     from clearinghouse.impact.tables import national_tables
 
     unknown = [name for name in table or () if name not in all_tables()]
@@ -103,12 +103,8 @@ def tables_command(
         raise fail(f"--table {', '.join(unknown)}: no such table; known: {', '.join(all_tables())}")
     chosen = output_format(table_format, out, TableFormat.MD)
     check_output(out)
-    store = open_command_store(url)
-    try:
-        with store.session() as session:
-            tables = national_tables(session, year, table)
-    finally:
-        store.dispose()
+    with command_store(url) as store, store.session() as session:
+        tables = national_tables(session, year, table)
     if chosen is TableFormat.CSV:
         text = to_csv(tables)
     elif chosen is TableFormat.JSON:

@@ -85,12 +85,11 @@ def import_command(
     run again. Refused lines are listed with their line number and reasons; the exit code is then 1.
     """
     from clearinghouse.access.service import find_platform
-    from clearinghouse.commandline import open_command_store
+    from clearinghouse.commandline import command_store
     from clearinghouse.tipline.bulk import import_lines, numbered_lines
     from clearinghouse.tipline.onepass import Processing
 
-    store = open_command_store(url)
-    try:
+    with command_store(url) as store:
         with store.session() as session:
             account = find_platform(session=session, name=platform)
         if account is None:
@@ -118,8 +117,6 @@ def import_command(
             if total is not None:
                 progress.update(task, completed=total)
             processed = summary.accepted if process else 0
-    finally:
-        store.dispose()
     if as_json:
         typer.echo(json.dumps(summary.as_json()))
     typer.echo(
@@ -163,13 +160,12 @@ def process_command(
     """Run the pipeline (bundle, match, locate, prioritise, classify, release) over every queued report."""
     import sqlalchemy as sa
 
-    from clearinghouse.commandline import open_command_store
+    from clearinghouse.commandline import command_store
     from clearinghouse.geo.ipgeo import configured_resolver
     from clearinghouse.tipline import pipeline
     from clearinghouse.tipline.models import Report, ReportStatus
 
-    store = open_command_store(url)
-    try:
+    with command_store(url) as store:
         with store.session() as session:
             queued = session.scalar(
                 sa.select(sa.func.count()).where(Report.status == ReportStatus.FINISHED, Report.processed_at.is_(None))
@@ -182,8 +178,6 @@ def process_command(
                 ip_resolver=resolver,
                 on_batch=lambda outcome: progress.update(task, advance=outcome.processed),
             )
-    finally:
-        store.dispose()
     typer.echo(f"{processed:,} report(s) processed", err=True)
 
 
@@ -204,15 +198,14 @@ def release_command(
     url: UrlOption = None,
 ) -> None:
     """Make a finished report available to another jurisdiction too (or again to more agencies of one)."""
-    from clearinghouse.commandline import open_command_store
+    from clearinghouse.commandline import command_store
     from clearinghouse.errors import Conflict, InputError, NotFound
     from clearinghouse.geo.models import Agency
     from clearinghouse.geo.service import require_jurisdiction, task_forces_for
     from clearinghouse.tipline.service import release_to_jurisdiction
 
-    store = open_command_store(url)
     try:
-        with store.unit_of_work() as session:
+        with command_store(url) as store, store.unit_of_work() as session:
             why = reason.strip()
             if not why or len(why) > 200:
                 raise InputError("reason", "must be 1 to 200 characters", reason)
@@ -237,8 +230,6 @@ def release_command(
     except (NotFound, Conflict, ValueError) as error:  # InputError and an unknown jurisdiction are ValueErrors
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
-    finally:
-        store.dispose()
     if names:
         typer.echo(f"report {report_id} made available to {code}: " + "; ".join(names))
     else:
@@ -253,19 +244,16 @@ def show_command(
 ) -> None:
     """Print one report in full as JSON (staff view: every release, the bundle, the files' hashes); the read is
     recorded."""
-    from clearinghouse.commandline import open_command_store
+    from clearinghouse.commandline import command_store
     from clearinghouse.errors import NotFound
     from clearinghouse.tipline.agency_api import full_report
     from clearinghouse.tipline.service import read_report
 
-    store = open_command_store(url)
     try:
-        with store.unit_of_work() as session:
+        with command_store(url) as store, store.unit_of_work() as session:
             report = read_report(session=session, report_id=report_id, reader=f"cli:{by}")
             shown = full_report(session, report).model_dump_json(indent=2)
     except NotFound as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
-    finally:
-        store.dispose()
     typer.echo(shown)
