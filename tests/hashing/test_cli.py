@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ def make_app() -> typer.Typer:
 
 @pytest.fixture
 def app(store: Store, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setattr(cli, "_open", lambda url: store)
+    # The commands work on the test's store (SQLite or PostgreSQL) whatever --url they are given.
+    monkeypatch.setattr(cli, "command_store", lambda url: nullcontext(store))
     return make_app()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ AgencyId = Callable[[str, AgencyKind], int]
 
 @pytest.fixture
 def app(seeded: Store, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setattr(cli, "_open", lambda url: seeded)
+    # The commands work on the test's store (SQLite or PostgreSQL) whatever --url they are given.
+    monkeypatch.setattr(cli, "command_store", lambda url: nullcontext(seeded))
     world.build(seeded)
     return cli.vid_app
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clearinghouse.commandline import check_output, open_command_store, output_format, write_output
+from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing import service, types
 from clearinghouse.hashing.image import hash_content
@@ -24,17 +24,8 @@ UrlOption = Annotated[
 ]
 
 
-def _open(url: str | None) -> Any:
-    return open_command_store(url)
-
-
 def _echo_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def hash_command(
@@ -46,7 +37,7 @@ def hash_command(
         try:
             content = path.read_bytes()
         except OSError as error:
-            raise _fail(f"{path}: {error.strerror or error}") from error
+            raise fail(f"{path}: {error.strerror or error}", 1) from error
         output.append({"file": str(path), **hash_content(content).as_dict()})
     _echo_json(output)
 
@@ -100,17 +91,14 @@ def match_command(
     try:
         pairs = [_query_for(item) for item in items]
     except (InputError, OSError) as error:
-        raise _fail(str(error), 2) from error
-    store = _open(url)
+        raise fail(str(error)) from error
     try:
-        with store.unit_of_work() as session:
+        with command_store(url) as store, store.unit_of_work() as session:
             matcher = Matcher.load(snapshot) if snapshot else Matcher.from_store(session=session)
             results = matcher.lookup_many(session=session, queries=[query for query, _ in pairs])
             matcher.close()
     except SnapshotError as error:
-        raise _fail(str(error), 2) from error
-    finally:
-        store.dispose()
+        raise fail(str(error)) from error
     output = []
     for (_, described), result in zip(pairs, results, strict=True):
         output.append(
@@ -143,28 +131,25 @@ def import_command(
     from pydantic import ValidationError
 
     if bank.strip() in RESERVED_BANKS:
-        raise _fail(f"bank: {bank.strip()!r} is the victim-identification analysts' own bank; choose another name")
-    store = _open(url)
+        raise fail(f"bank: {bank.strip()!r} is the victim-identification analysts' own bank; choose another name", 1)
     try:
-        with store.unit_of_work() as session:
+        with command_store(url) as store, store.unit_of_work() as session:
             target = service.get_or_create_bank(session=session, name=bank, kind=kind, source=source)
             report = import_file(session=session, bank=target, path=file, file_format=file_format)
             if report.errors and not (report.added or report.updated):
                 raise _NothingLoaded(report)  # rolls the unit of work back, a bank created for it included
     except _NothingLoaded as refused:
         _echo_json(refused.report.model_dump(mode="json"))
-        raise _fail(f"{file}: no record could be loaded; nothing was stored") from None
+        raise fail(f"{file}: no record could be loaded; nothing was stored", 1) from None
     except ImportFormatError as error:
-        raise _fail(f"{file}: line {error.line}: {error.reason}; nothing was loaded") from error
+        raise fail(f"{file}: line {error.line}: {error.reason}; nothing was loaded", 1) from error
     except ClearinghouseError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error), 1) from error
     except ValidationError as error:  # the bank's name or source
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False))
-        raise _fail(f"bank: {problems}") from None
+        raise fail(f"bank: {problems}", 1) from None
     except RecursionError:
-        raise _fail(f"{file}: nested too deeply to be a hash set; nothing was loaded") from None
-    finally:
-        store.dispose()
+        raise fail(f"{file}: nested too deeply to be a hash set; nothing was loaded", 1) from None
     _echo_json(report.model_dump(mode="json"))
     if report.errors:
         raise typer.Exit(1)
@@ -182,12 +167,8 @@ class _NothingLoaded(Exception):
 @banks_app.command("list")
 def list_command(url: UrlOption = None) -> None:
     """Print every bank with its kind, source and numbers of entries and hashes, as JSON."""
-    store = _open(url)
-    try:
-        with store.unit_of_work() as session:
-            banks = service.list_banks(session=session)
-    finally:
-        store.dispose()
+    with command_store(url) as store, store.unit_of_work() as session:
+        banks = service.list_banks(session=session)
     _echo_json([bank.model_dump(mode="json") for bank in banks])
 
 
@@ -206,16 +187,13 @@ def export_command(
     """Write a bank as VICS JSON or CSV."""
     chosen = output_format(file_format, output, FileFormat.VICS, SUFFIXES)
     check_output(output)
-    store = _open(url)
     try:
-        with store.unit_of_work() as session:
+        with command_store(url) as store, store.unit_of_work() as session:
             text, skipped = export_text(
                 session=session, bank=service.get_bank(session=session, name=bank), file_format=chosen
             )
     except ClearinghouseError as error:
-        raise _fail(str(error)) from error
-    finally:
-        store.dispose()
+        raise fail(str(error), 1) from error
     write_output(text, output)
     if skipped:
         typer.echo(f"{skipped} entries have no MD5 or SHA-1 and are not in the VICS file", err=True)
@@ -236,16 +214,12 @@ def snapshot_command(
     from clearinghouse.hashing.matcher import Matcher
     from clearinghouse.hashing.snapshot import SnapshotError
 
-    store = _open(url)
-    try:
-        with store.unit_of_work() as session:
-            matcher = Matcher.from_store(session=session)
-    finally:
-        store.dispose()
+    with command_store(url) as store, store.unit_of_work() as session:
+        matcher = Matcher.from_store(session=session)
     try:
         matcher.save(directory)
     except (SnapshotError, OSError) as error:
-        raise _fail(str(error), 1) from error
+        raise fail(str(error), 1) from error
     finally:
         matcher.close()
     _echo_json({"directory": str(directory), "hashes": len(matcher), "high_water": matcher.high_water})

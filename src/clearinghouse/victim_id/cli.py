@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from clearinghouse.commandline import check_output, open_command_store, output_format, write_output
+from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing.transfer import FileFormat
 
@@ -53,16 +53,11 @@ class TableFormat(enum.StrEnum):
     JSON = "json"
 
 
-def _open(url: str | None) -> Any:
-    return open_command_store(url)
-
-
 @contextmanager
 def _unit_of_work(url: str | None) -> Iterator[Any]:
     """One unit of work on the store (`Store.unit_of_work`); a refusal ends the command with its message."""
-    store = _open(url)
     try:
-        with store.unit_of_work() as session:
+        with command_store(url) as store, store.unit_of_work() as session:
             yield session
     except ClearinghouseError as error:
         raise _fail(error) from error
@@ -70,8 +65,6 @@ def _unit_of_work(url: str | None) -> Iterator[Any]:
         raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from None
     except OverflowError:  # an id beyond what the store holds: no such record
         raise _fail("an id given is larger than any record's (at most 2**63 - 1)") from None
-    finally:
-        store.dispose()
 
 
 def _echo_json(value: Any) -> None:
@@ -79,9 +72,8 @@ def _echo_json(value: Any) -> None:
 
 
 def _fail(error: ClearinghouseError | str) -> typer.Exit:
-    typer.echo(f"error: {error}", err=True)
     # 2 for input the user can correct, 1 for a request the records do not allow.
-    return typer.Exit(2 if isinstance(error, InputError | str) else 1)
+    return fail(error, 2 if isinstance(error, InputError | str) else 1)
 
 
 @vid_app.callback()
@@ -321,12 +313,8 @@ def tables_command(
 
     chosen = output_format(table_format, out, TableFormat.MD)
     check_output(out)
-    store = _open(url)
-    try:
-        with store.session() as session:
-            tables = vid_tables.vid_tables(session, year)
-    finally:
-        store.dispose()
+    with command_store(url) as store, store.session() as session:
+        tables = vid_tables.vid_tables(session, year)
     if chosen is TableFormat.CSV:
         text = to_csv(tables)
     elif chosen is TableFormat.JSON:
