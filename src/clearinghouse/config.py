@@ -40,7 +40,10 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the store; default: an SQLite file clearinghouse.db in data_dir.",
     )
-    secret_key: str = Field(default=DEVELOPMENT_SECRET, description="Key for signing sessions and tokens.")
+    secret_key: str = Field(
+        default=DEVELOPMENT_SECRET,
+        description="Key for signing sessions and tokens, and for hashing addresses in the public form's flood guard.",
+    )
     maxmind_db: Path | None = Field(
         default=None, description="Optional MaxMind-format (.mmdb) database for locating IP addresses."
     )
@@ -56,7 +59,7 @@ class Settings(BaseSettings):
     public_reports_per_hour: int = Field(
         default=20,
         ge=0,
-        description="Reports the public form takes from one network address in an hour, per server worker; 0: any.",
+        description="Reports the public form takes from one network address in an hour, all workers together; 0: any.",
     )
 
     @model_validator(mode="after")

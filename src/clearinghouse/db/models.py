@@ -17,6 +17,7 @@ PROGRAM_MODELS = (
     "clearinghouse.support.models",
     "clearinghouse.response.models",
     "clearinghouse.education.models",
+    "clearinghouse.web.models",
 )
 
 for _module in PROGRAM_MODELS:

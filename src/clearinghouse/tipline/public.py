@@ -262,16 +262,20 @@ def file_report(request: Request, form: SmallFormDep, session: SessionDep, conte
     values = _values(form)
     throttle = context.public_throttle
     address = request.client.host if request.client is not None else "unknown"
-    if throttle is not None and not throttle.allow(address):
-        # Nothing is stored; the person's answers come back in the form, to send again later.
-        return _page(request, values, wait_seconds=throttle.seconds_until_allowed(address))
     now = context.clock()
+    # Nothing is stored past the limit; the person's answers come back in the form, to send again later. A flood
+    # is refused from a read, before it takes a write turn; a report is counted with its own writes.
+    if throttle is not None and (wait := throttle.seconds_until_allowed(session, address, now)):
+        return _page(request, values, wait_seconds=wait)
     try:
         report_intake = intake_from_form(values, today=now.date())
     except FormProblem as problem:
         return _page(request, values, problem)
     with context.writing(session):
-        filed = intake.file_public_report(session=session, intake=report_intake, at=now)
+        wait = throttle.use(session, address, now) if throttle is not None else 0
+        filed = None if wait else intake.file_public_report(session=session, intake=report_intake, at=now)
+    if filed is None:
+        return _page(request, values, wait_seconds=wait)
     page = {"reference": filed.report.id, "urgent": report_intake.escalated}
     return templates.TemplateResponse(request, "report_received.html", page, status_code=201)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -18,7 +18,7 @@ from clearinghouse.logs import get_logger
 from clearinghouse.tipline import agency_api, bulk_api, ispws, json_api, public, service
 from clearinghouse.web.context import Limits, WebContext
 from clearinghouse.web.errors import install_error_handling
-from clearinghouse.web.throttle import Throttle
+from clearinghouse.web.throttle import Throttle, forget_old_uses
 
 log = get_logger("clearinghouse.web")
 
@@ -29,30 +29,47 @@ def sweep_expired(context: WebContext) -> int:
         return service.expire_stale(session=session, now=context.clock())
 
 
+def sweep_flood_guard(context: WebContext) -> int:
+    """Forget the public form's uses older than the flood guard's window, every address's; returns how many.
+
+    Done whether or not this server guards the form, so that a store once guarded keeps no uses for good.
+    """
+    with context.store.session() as session, context.writing(session):
+        return forget_old_uses(session, now=context.clock())
+
+
+SWEEPS: tuple[tuple[Callable[[WebContext], int], str], ...] = (
+    (sweep_expired, "expired open reports"),
+    (sweep_flood_guard, "forgot old uses of the public form"),
+)
+"""What the served application does at every tick, and what it logs when that changed anything."""
+
+
 async def _sweep_forever(context: WebContext) -> None:
     while True:
         await asyncio.sleep(context.expiry_sweep_seconds)
-        try:
-            expired = await run_in_threadpool(sweep_expired, context)
-        except Exception as error:  # a failed sweep is retried at the next tick; the server keeps serving
-            log.error("expiry sweep failed", error=type(error).__name__)
-            continue
-        if expired:
-            log.info("expired open reports", count=expired)
+        for sweep, done in SWEEPS:
+            try:
+                count = await run_in_threadpool(sweep, context)
+            except Exception as error:  # a failed sweep is retried at the next tick; the server keeps serving
+                log.error("sweep failed", sweep=sweep.__name__, error=type(error).__name__)
+                continue
+            if count:
+                log.info(done, count=count)
 
 
 def create_app(store: Store | None = None, *, public_reports_per_hour: int | None = None) -> FastAPI:
     """The web application over `store` (default: the configured store, which must already be migrated).
 
-    `public_reports_per_hour`: how many reports the public form takes from one address in an hour (default:
-    the settings'; 0: any number).
+    `public_reports_per_hour`: how many reports the public form takes from one address in an hour, counted in the
+    store for every worker together (default: the settings'; 0: any number).
     """
     settings = get_settings()
     per_hour = settings.public_reports_per_hour if public_reports_per_hour is None else public_reports_per_hour
     context = WebContext(
         store=store if store is not None else Store(settings.resolved_database_url),
         limits=Limits(xml_max_bytes=settings.xml_max_bytes),
-        public_throttle=Throttle("public report", per_hour) if per_hour > 0 else None,
+        public_throttle=Throttle("public report", per_hour, secret=settings.secret_key) if per_hour > 0 else None,
     )
 
     @asynccontextmanager

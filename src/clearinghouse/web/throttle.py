@@ -1,40 +1,129 @@
 """How often one network address may use the public report form: a guard against floods, not against people.
 
 One person rarely files more than a few reports in an hour; a script can file thousands, burying real reports
-under noise that analysts must read. Each worker process counts the reports of the last hour per address in
-memory (`limits`, moving window), so with N workers an address may reach N times the limit before every
-worker refuses it. Behind a reverse proxy the address is the one uvicorn reads from the proxy's
-`X-Forwarded-For` header (`--forwarded-allow-ips`); without that, every person would share the proxy's.
+under noise that analysts must read. The uses of the last hour are counted in the store (`flood_guard_uses`), so
+every worker process of the server, and every server over the same store, shares one count: an address gets
+its limit, not the limit once per worker.
+
+The store never holds an address, only a keyed hash of it (HMAC-SHA-256 under a key derived from
+`CLEARINGHOUSE_SECRET_KEY`, cut to 128 bits), so the table alone does not tell who used the form: without the
+secret, no address can be tried against it. Changing the secret starts every count afresh. A use is forgotten
+an hour after it was made: an address's old uses when it is counted again, every address's in the server's
+periodic sweep (`forget_old_uses`).
+
+A use is counted in the transaction that files the report, so a report refused or failed there is not counted,
+and on SQLite the count takes no write turn of its own: it is a read and an insert in the report's turn. Before
+that, a refused address is told so from a read alone, so that a flood takes no turns. The guard must never
+refuse a report because the guard itself failed: a count that cannot be read or written is logged as a warning
+and the report goes through.
+
+Behind a reverse proxy the address is the one uvicorn reads from the proxy's `X-Forwarded-For` header
+(`--forwarded-allow-ips`); without that, every person would share the proxy's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import math
-import time
 
-from limits import RateLimitItemPerHour
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from clearinghouse.db.base import table_of
+from clearinghouse.logs import get_logger
+from clearinghouse.web.models import ADDRESS_KEY_BYTES, FloodGuardUse
+
+WINDOW = dt.timedelta(hours=1)
+"""How long a use counts, and is kept."""
+
+KEY_PURPOSE = b"clearinghouse flood guard address key"
+"""What the secret key is bent to here: the guard's key differs from any other key derived from the same secret."""
+
+ADDRESS_LOCK = 0x466C6F6F
+"""First key of the PostgreSQL advisory locks that keep two counts of one address apart (it spells "Floo")."""
+
+USES = table_of(FloodGuardUse)
+
+log = get_logger("clearinghouse.web.throttle")
 
 
 class Throttle:
-    """At most `per_hour` uses of one kind (`scope`) by one address in any hour."""
+    """At most `per_hour` uses of one kind (`scope`) by one address in any hour, counted in the store."""
 
-    def __init__(self, scope: str, per_hour: int) -> None:
+    def __init__(self, scope: str, per_hour: int, *, secret: str) -> None:
         if per_hour < 1:
             raise ValueError("a throttle allows at least one use an hour; use none to allow any number")
         self.scope = scope
         self.per_hour = per_hour
-        self._item = RateLimitItemPerHour(per_hour)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._key = hmac.new(secret.encode("utf-8"), KEY_PURPOSE, hashlib.sha256).digest()
 
-    def allow(self, address: str) -> bool:
-        """Count one use by `address`; False (and not counted) if it has had its uses for the hour."""
-        return self._limiter.hit(self._item, self.scope, address)
+    def address_key(self, address: str) -> bytes:
+        """What the store keeps instead of `address`: the same for every worker sharing the secret."""
+        message = self.scope.encode("utf-8") + b"\x00" + address.encode("utf-8")
+        return hmac.new(self._key, message, hashlib.sha256).digest()[:ADDRESS_KEY_BYTES]
 
-    def seconds_until_allowed(self, address: str) -> int:
-        """Seconds until `address` may use it again (0 if it may now)."""
-        stats = self._limiter.get_window_stats(self._item, self.scope, address)
-        if stats.remaining > 0:
+    def seconds_until_allowed(self, session: Session, address: str, now: dt.datetime) -> int:
+        """Seconds until `address` may use it again (0 if it may now), from a read alone: to refuse a flood
+        before it takes a write turn. 0 if the count cannot be read (logged)."""
+        try:
+            return self._wait(session, self.address_key(address), now)
+        except Exception as error:  # the guard's failure must not refuse the report
+            session.rollback()  # on PostgreSQL the failed read ended the transaction's use
+            _warn(error)
             return 0
-        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    def use(self, session: Session, address: str, now: dt.datetime) -> int:
+        """Count one use by `address` in `session`'s write transaction, the one that makes the use: 0 when counted,
+        else the seconds until it may use it again, nothing counted.
+
+        The count is read again here, in the write turn (SQLite) or holding the address's advisory lock
+        (PostgreSQL), so that two workers never both take its last use. Its work is a savepoint of its own: if it
+        fails, it is undone alone, logged, and 0 is returned, so that the report goes through.
+        """
+        key = self.address_key(address)
+        try:
+            _begin(session)
+            with session.begin_nested():
+                if session.get_bind().dialect.name == "postgresql":
+                    lock = int.from_bytes(key[:4], "big", signed=True)
+                    session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADDRESS_LOCK, lock)))
+                wait = self._wait(session, key, now)
+                if wait == 0:
+                    session.execute(sa.delete(USES).where(USES.c.address_key == key, USES.c.used_at <= now - WINDOW))
+                    session.execute(sa.insert(USES).values(address_key=key, used_at=now))
+                return wait
+        except Exception as error:  # the guard's failure must not refuse the report
+            _warn(error)
+            return 0
+
+    def _wait(self, session: Session, key: bytes, now: dt.datetime) -> int:
+        """Seconds until the address's `per_hour`-th newest use in the window leaves it (0 if it has fewer)."""
+        newest_first = USES.c.used_at.desc()
+        in_window = sa.and_(USES.c.address_key == key, USES.c.used_at > now - WINDOW)
+        query = sa.select(USES.c.used_at).where(in_window).order_by(newest_first).offset(self.per_hour - 1).limit(1)
+        last_place: dt.datetime | None = session.scalar(query)
+        if last_place is None:
+            return 0
+        return max(1, math.ceil((last_place + WINDOW - now).total_seconds()))
+
+
+def _begin(session: Session) -> None:
+    """Begin the SQLite transaction before the guard's savepoint: Python's driver begins it only at the first
+    write, and a savepoint that began it would commit it when released, the count apart from the report."""
+    connection = session.connection()
+    driver = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite" and driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # in the write turn: no other writer to wait for
+
+
+def forget_old_uses(session: Session, now: dt.datetime) -> int:
+    """Delete every use older than the window, whoever made it; returns how many."""
+    forgotten: int = session.execute(sa.delete(USES).where(USES.c.used_at <= now - WINDOW)).rowcount  # type: ignore[attr-defined]
+    return forgotten
+
+
+def _warn(error: Exception) -> None:
+    """Log the guard's failure: the driver's words name the cause; they hold no address, only its hash."""
+    log.warning("flood guard failed; the report is let through", error=str(getattr(error, "orig", None) or error))
