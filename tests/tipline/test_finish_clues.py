@@ -80,6 +80,7 @@ def opened_with_files(client: IspwsClient, report: dict[str, Any]) -> int:
     for index in range(3):
         upload = client.upload(report_id, f"file {index}".encode(), f"f{index}.bin")
         assert upload.code == 0, upload.description
+        assert upload.file_id is not None
         files.append(upload.file_id)
     for details in (
         file_details(fake, report_id, files[0]),

@@ -82,14 +82,6 @@ def body_of(intake: ReportIntake) -> dict[str, Any]:
     return intake.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
 
 
-def owned_report(*, session: Session, report_id: int, platform_id: int) -> Report:
-    """The report, if this platform opened it: NotFound if there is none, NotYours if it is another's."""
-    report = service.get_report(session=session, report_id=report_id)
-    if report.platform_id != platform_id:
-        raise NotYours(report_id)
-    return report
-
-
 Clue = dict[str, Any]
 
 _REPORTS = table_of(Report)
@@ -119,7 +111,8 @@ _FILE_CLUES = _FILE_DETAILS.add_columns(ReportFile.location_evidence)
 
 
 def _check_owner(*, session: Session, report_id: int, platform_id: int | None) -> None:
-    """As `owned_report`, reading one column instead of loading the report."""
+    """That this platform opened the report: NotFound if there is none, NotYours if it is another's (reading one
+    column, not the report)."""
     found = session.connection().execute(_OWNER, {"report_id": report_id}).first()
     if found is None:
         raise NotFound("report", report_id)
@@ -280,7 +273,7 @@ def finish(*, session: Session, report_id: int, platform_id: int | None, actor: 
 
 def retract(*, session: Session, report_id: int, platform_id: int, actor: str, at: dt.datetime) -> Report:
     """Cancel the platform's open report."""
-    owned_report(session=session, report_id=report_id, platform_id=platform_id)
+    _check_owner(session=session, report_id=report_id, platform_id=platform_id)
     return service.retract_report(session=session, report_id=report_id, actor=actor, at=at)
 
 

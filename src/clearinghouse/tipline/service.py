@@ -105,6 +105,9 @@ _TOUCH = _CHANGE_OPEN.values(last_changed_at=_NOW).returning(_REPORTS.c.file_cou
 _FINISH = _CHANGE_OPEN.values(status=ReportStatus.FINISHED, received_at=_NOW, last_changed_at=_NOW).returning(
     _REPORTS.c.file_count
 )
+_RETRACT = _CHANGE_OPEN.values(status=ReportStatus.RETRACTED, retracted_at=_NOW, last_changed_at=_NOW).returning(
+    _REPORTS.c.file_count
+)
 _FINISH_WITH_CLUES = by_dialect(lambda dialect: _FINISH.values(location_evidence=json_text("evidence", dialect)))
 _DESCRIBE_FILE = (
     sa.update(_FILES)
@@ -394,19 +397,16 @@ def finish_report(
 def retract_report(*, session: Session, report_id: int, actor: str, at: dt.datetime | None = None) -> Report:
     """Cancel an open report; it is kept as retracted and never counted."""
     now = at or utcnow()
-    report = get_report(session=session, report_id=report_id)
-    _require_open(report, now=now)
-    report.status = ReportStatus.RETRACTED
-    report.retracted_at = now
-    report.last_changed_at = now
-    audit.record(
-        session=session,
-        actor=actor,
-        action="report.retracted",
-        subject_type="report",
-        subject_id=report.id,
-        at=now,
-    )
+    values = {"status": ReportStatus.RETRACTED, "retracted_at": now, "last_changed_at": now}
+    _change_open(session, report_id, _RETRACT, now=now)
+    report: Report | None = _loaded(session, Report, report_id)
+    if report is None:
+        # Only what was just written; any other attribute loads on first access.
+        report = Report(id=report_id, **values)
+        _attach(session, report)
+    else:
+        _sync(report, values)
+    _audit(session=session, actor=actor, action="report.retracted", report_id=report_id, at=now)
     return report
 
 
