@@ -2,7 +2,12 @@
 
 These add what the web callers need around the lifecycle verbs: the intake document stored as the report's
 body, ownership (a platform touches only its own reports), the kind of an uploaded file, and the location
-clues computed when a report is filed, so that the pipeline can locate it.
+clues stored when a report is filed, so that the pipeline can locate it.
+
+The clues are computed from the intake models while they are at hand, before the write turn: the document's own
+when the report is opened (`report_clues`), each file's when it is described (`file_clues`). Finishing only
+gathers them; it computes them again from what is stored (validating the stored documents, the dearest step of
+a large report) only for what was stored without them, by a version that did not store them.
 """
 
 from __future__ import annotations
@@ -11,16 +16,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from clearinghouse.db.base import table_of
 from clearinghouse.errors import ClearinghouseError, NotFound
 from clearinghouse.tipline import service
 from clearinghouse.tipline.content import UploadDigest
 from clearinghouse.tipline.evidence import to_locate_evidence
+from clearinghouse.tipline.fastsql import EncodedJSON
 from clearinghouse.tipline.filing import clues_of
 from clearinghouse.tipline.models import FileKind, IncidentType, Report, ReportFile, ReportSource
 from clearinghouse.tipline.wire_schemas import FileDetailsIntake, ReportIntake
@@ -77,32 +82,37 @@ def body_of(intake: ReportIntake) -> dict[str, Any]:
     return intake.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
 
 
-def owned_report(*, session: Session, report_id: int, platform_id: int) -> Report:
-    """The report, if this platform opened it: NotFound if there is none, NotYours if it is another's."""
-    report = service.get_report(session=session, report_id=report_id)
-    if report.platform_id != platform_id:
-        raise NotYours(report_id)
-    return report
-
+Clue = dict[str, Any]
 
 _REPORTS = table_of(Report)
+_THIS_REPORT = _REPORTS.c.id == sa.bindparam("report_id")
 # Built once: building a statement costs more CPU than running it.
-_OWNER = sa.select(_REPORTS.c.platform_id).where(_REPORTS.c.id == sa.bindparam("report_id"))
-_OWNER_AND_BODY = sa.select(_REPORTS.c.platform_id, _REPORTS.c.body).where(_REPORTS.c.id == sa.bindparam("report_id"))
-_SET_CLUES = (
-    sa.update(_REPORTS)
-    .where(_REPORTS.c.id == sa.bindparam("report_id"))
-    .values(location_evidence=sa.bindparam("clues", type_=_REPORTS.c.location_evidence.type))
+_OWNER = sa.select(_REPORTS.c.platform_id).where(_THIS_REPORT)
+# What finishing decides from, the clues as the text stored (see `_appended`); on PostgreSQL the row is locked,
+# so that no file is described meanwhile (describing one changes the report too).
+_FINISHING = (
+    sa.select(
+        _REPORTS.c.platform_id,
+        _REPORTS.c.status,
+        _REPORTS.c.opened_at,
+        _REPORTS.c.last_changed_at,
+        sa.cast(_REPORTS.c.location_evidence, sa.Text).label("clues"),
+    )
+    .where(_THIS_REPORT)
+    .with_for_update()
 )
+_BODY = sa.select(_REPORTS.c.body).where(_THIS_REPORT)
 _FILE_DETAILS = (
     sa.select(ReportFile.file_ref, ReportFile.details)
     .where(ReportFile.report_id == sa.bindparam("report_id"))
     .order_by(ReportFile.id)
 )
+_FILE_CLUES = _FILE_DETAILS.add_columns(ReportFile.location_evidence)
 
 
 def _check_owner(*, session: Session, report_id: int, platform_id: int | None) -> None:
-    """As `owned_report`, reading one column instead of loading the report."""
+    """That this platform opened the report: NotFound if there is none, NotYours if it is another's (reading one
+    column, not the report)."""
     found = session.connection().execute(_OWNER, {"report_id": report_id}).first()
     if found is None:
         raise NotFound("report", report_id)
@@ -110,18 +120,31 @@ def _check_owner(*, session: Session, report_id: int, platform_id: int | None) -
         raise NotYours(report_id)
 
 
+def report_clues(intake: ReportIntake) -> EncodedJSON:
+    """The location clues of a report's document, as the JSON text stored on the report when it is opened."""
+    return EncodedJSON(orjson.dumps(clues_of(intake)).decode())
+
+
+def file_clues(details: FileDetailsIntake) -> list[Clue]:
+    """The location clues of a file's details, as stored with them."""
+    return [
+        item.model_dump(mode="json", exclude_defaults=True) for item in to_locate_evidence(details.location_evidence())
+    ]
+
+
 def open_report(
     *,
     session: Session,
     intake: ReportIntake,
     body: dict[str, Any],
+    clues: EncodedJSON,
     actor: str,
     source: ReportSource,
     platform_id: int | None,
     at: dt.datetime,
 ) -> Report:
-    """Open a report from a validated intake document and its `body_of` (made by the caller, outside the write
-    turn if it can: for a large report it is the dearest step)."""
+    """Open a report from a validated intake document, its `body_of` and its `report_clues` (made by the caller,
+    outside the write turn if it can: for a large report they are the dearest steps)."""
     return service.open_report(
         session=session,
         incident_type=IncidentType(intake.incident_type.value),
@@ -132,6 +155,7 @@ def open_report(
         incident_at=intake.incident_at,
         escalation_reason=intake.escalation_reason,
         annotations=[str(annotation) for annotation in intake.annotations],
+        location_evidence=clues,
         at=at,
     )
 
@@ -165,13 +189,20 @@ def add_upload(
 
 
 def describe_file(
-    *, session: Session, details: FileDetailsIntake, platform_id: int, actor: str, at: dt.datetime
+    *, session: Session, details: FileDetailsIntake, clues: list[Clue], platform_id: int, actor: str, at: dt.datetime
 ) -> ReportFile:
-    """Record a platform's `fileDetails` for one of its files."""
+    """Record a platform's `fileDetails` for one of its files, with their `file_clues` (made by the caller,
+    outside the write turn)."""
     _check_owner(session=session, report_id=details.report_id, platform_id=platform_id)
     stored = details.model_dump(mode="json", exclude_none=True, exclude_defaults=True, exclude={"report_id", "file_id"})
     return service.set_file_details(
-        session=session, report_id=details.report_id, file_ref=details.file_id, details=stored, actor=actor, at=at
+        session=session,
+        report_id=details.report_id,
+        file_ref=details.file_id,
+        details=stored,
+        location_evidence=clues,
+        actor=actor,
+        at=at,
     )
 
 
@@ -180,19 +211,30 @@ def file_details_of(*, session: Session, report_id: int) -> list[tuple[str, dict
     return [(file_ref, details) for file_ref, details in session.execute(_FILE_DETAILS, {"report_id": report_id})]
 
 
-def _clues_of(
-    report_id: int, body: dict[str, Any] | None, files: list[tuple[str, dict[str, Any] | None]]
-) -> list[dict[str, object]]:
-    clues = clues_of(ReportIntake.model_validate(body or {}))
-    for file_ref, stored in files:
-        if not stored:
-            continue
-        details = FileDetailsIntake.model_validate({**stored, "report_id": report_id, "file_id": file_ref})
-        clues.extend(
-            item.model_dump(mode="json", exclude_defaults=True)
-            for item in to_locate_evidence(details.location_evidence())
-        )
-    return clues
+def _stored_report_clues(session: Session, report_id: int) -> str:
+    """The clues of a report opened without them, from its stored document (validated again: slow when large)."""
+    body = session.connection().execute(_BODY, {"report_id": report_id}).scalar()
+    return report_clues(ReportIntake.model_validate(body or {}))
+
+
+def _stored_file_clues(report_id: int, file_ref: str, stored: dict[str, Any] | None) -> list[Clue]:
+    """The clues of a file described without them, from its stored details."""
+    if not stored:
+        return []
+    return file_clues(FileDetailsIntake.model_validate({**stored, "report_id": report_id, "file_id": file_ref}))
+
+
+def _appended(clues: str, more: list[Clue]) -> str:
+    """The JSON array `clues` with `more` appended, as JSON text.
+
+    The report's own clues are not decoded and encoded again: a large report has tens of thousands of them, and
+    that would take tens of milliseconds of the write turn.
+    """
+    if not more:
+        return clues
+    head = clues.rstrip()[:-1].rstrip()  # without its closing bracket
+    tail = orjson.dumps(more).decode()
+    return tail if head.endswith("[") else f"{head},{tail[1:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,29 +246,34 @@ class Filed:
 
 
 def finish(*, session: Session, report_id: int, platform_id: int | None, actor: str, at: dt.datetime) -> Filed:
-    """File the report irreversibly and store its location clues; it is then queued for the pipeline."""
-    held = session.identity_map.get(identity_key(Report, report_id))
-    if held is not None:
-        owner, body = held.platform_id, held.body
-    else:
-        row = session.connection().execute(_OWNER_AND_BODY, {"report_id": report_id}).first()
-        if row is None:
-            raise NotFound("report", report_id)
-        owner, body = row.platform_id, row.body
-    if owner != platform_id:
+    """File the report irreversibly and store its location clues, its document's and then each file's in upload
+    order; it is then queued for the pipeline."""
+    # Plain rows and one UPDATE: no ORM unit of work to track and flush (pending changes are written first).
+    session.flush()
+    connection = session.connection()
+    row = connection.execute(_FINISHING, {"report_id": report_id}).first()
+    if row is None:
+        raise NotFound("report", report_id)
+    if row.platform_id != platform_id:
         raise NotYours(report_id)
-    # Plain rows and one UPDATE per change: no ORM unit of work to track and flush.
-    files = file_details_of(session=session, report_id=report_id)
-    report = service.finish_report(session=session, report_id=report_id, actor=actor, at=at)
-    clues = _clues_of(report_id, body, files)
-    session.connection().execute(_SET_CLUES, {"report_id": report_id, "clues": clues})
-    set_committed_value(report, "location_evidence", clues)
-    return Filed(report=report, file_refs=[file_ref for file_ref, _ in files])
+    service.check_open(report_id, row.status, row.opened_at, row.last_changed_at, now=at)
+    files = connection.execute(_FILE_CLUES, {"report_id": report_id}).all()
+    more: list[Clue] = []
+    for file_ref, details, stored in files:
+        more.extend(stored if stored is not None else _stored_file_clues(report_id, file_ref, details))
+    # JSON null too: stored through the ORM by a version that did not store a report's own clues.
+    own = row.clues if row.clues not in (None, "null") else None
+    clues = None if own is not None and not more else _appended(own or _stored_report_clues(session, report_id), more)
+    report = service.finish_report(
+        session=session, report_id=report_id, actor=actor, at=at, location_evidence=clues, checked=True
+    )
+    session.expire(report, ["location_evidence"])  # loaded again if asked for
+    return Filed(report=report, file_refs=[file.file_ref for file in files])
 
 
 def retract(*, session: Session, report_id: int, platform_id: int, actor: str, at: dt.datetime) -> Report:
     """Cancel the platform's open report."""
-    owned_report(session=session, report_id=report_id, platform_id=platform_id)
+    _check_owner(session=session, report_id=report_id, platform_id=platform_id)
     return service.retract_report(session=session, report_id=report_id, actor=actor, at=at)
 
 
@@ -236,6 +283,7 @@ def file_public_report(*, session: Session, intake: ReportIntake, at: dt.datetim
         session=session,
         intake=intake,
         body=body_of(intake),
+        clues=report_clues(intake),
         actor=PUBLIC_ACTOR,
         source=ReportSource.PUBLIC,
         platform_id=None,

@@ -32,6 +32,7 @@ from clearinghouse.errors import InputError, NotFound
 from clearinghouse.logs import get_logger
 from clearinghouse.tipline import intake
 from clearinghouse.tipline.content import UploadDigest, hash_upload
+from clearinghouse.tipline.fastsql import EncodedJSON
 from clearinghouse.tipline.models import FileKind, ReportSource
 from clearinghouse.tipline.service import ReportStateError
 from clearinghouse.tipline.wire import parse_file_details, parse_report, report_done_response, report_response
@@ -104,20 +105,25 @@ async def xsd(platform: PlatformDep) -> Response:
     return xml(schema_bytes())
 
 
-def _parse_submission(body: bytes, max_bytes: int) -> tuple[ReportIntake, dict[str, Any]]:
-    """The report document and the body stored for it."""
+def _parse_submission(body: bytes, max_bytes: int) -> tuple[ReportIntake, dict[str, Any], EncodedJSON]:
+    """The report document, the body stored for it and its location clues."""
     report_intake = parse_report(body, max_bytes=max_bytes)
-    return report_intake, intake.body_of(report_intake)
+    return report_intake, intake.body_of(report_intake), intake.report_clues(report_intake)
 
 
 def _submit(
-    context: WebContext, platform: PlatformPrincipal, report_intake: ReportIntake, body: dict[str, Any]
+    context: WebContext,
+    platform: PlatformPrincipal,
+    report_intake: ReportIntake,
+    body: dict[str, Any],
+    clues: EncodedJSON,
 ) -> Response:
     with refusals(ResponseCode.SAVE_FAILED), context.write_session() as session:
         report = intake.open_report(
             session=session,
             intake=report_intake,
             body=body,
+            clues=clues,
             actor=platform.actor,
             source=ReportSource.PLATFORM,
             platform_id=platform.id,
@@ -128,9 +134,9 @@ def _submit(
 
 # The lifecycle calls authenticate and read their bodies by calling those dependencies themselves, in the order
 # FastAPI would (credentials first): resolving declared dependencies costs FastAPI more CPU per call than the
-# store's work, and these calls come thousands a second. Documents are parsed and validated before the write work
-# is queued (`WebContext.write`), which opens its own store session: on SQLite the writes take turns, and nothing
-# that needs no turn should lengthen one.
+# store's work, and these calls come thousands a second. Documents are parsed and validated, and their location
+# clues found, before the write work is queued (`WebContext.write`), which opens its own store session: on SQLite
+# the writes take turns, and nothing that needs no turn should lengthen one.
 
 
 @router.post("/submit")
@@ -140,11 +146,11 @@ async def submit(request: Request) -> Response:
     body = await document_body(request)
     context = get_context(request)
     parse = partial(_parse_submission, body, context.limits.xml_max_bytes)
-    report_intake, stored = await context.run(parse, heavy=len(body) > INLINE_MAX_BYTES)
+    report_intake, stored, clues = await context.run(parse, heavy=len(body) > INLINE_MAX_BYTES)
     too_late = report_intake.incident_after(context.clock())
     if too_late is not None:
         raise WireError(ResponseCode.INVALID_REQUEST, f"/report/incidentSummary/incidentDateTime: {too_late}")
-    return await context.write(partial(_submit, context, platform, report_intake, stored))
+    return await context.write(partial(_submit, context, platform, report_intake, stored, clues))
 
 
 def _digest(content: bytes, filename: str | None) -> tuple[UploadDigest, FileKind]:
@@ -194,10 +200,23 @@ async def upload(request: Request) -> Response:
     return await context.write(partial(_record_upload, context, platform, report_id, digest, kind))
 
 
-def _fileinfo(context: WebContext, platform: PlatformPrincipal, details: FileDetailsIntake) -> Response:
+def _parse_file_details(body: bytes, max_bytes: int) -> tuple[FileDetailsIntake, list[intake.Clue]]:
+    """The file details document and its location clues."""
+    details = parse_file_details(body, max_bytes=max_bytes)
+    return details, intake.file_clues(details)
+
+
+def _fileinfo(
+    context: WebContext, platform: PlatformPrincipal, details: FileDetailsIntake, clues: list[intake.Clue]
+) -> Response:
     with refusals(ResponseCode.UPDATE_FAILED), context.write_session() as session:
         file = intake.describe_file(
-            session=session, details=details, platform_id=platform.id, actor=platform.actor, at=context.clock()
+            session=session,
+            details=details,
+            clues=clues,
+            platform_id=platform.id,
+            actor=platform.actor,
+            at=context.clock(),
         )
     return xml(report_response(report_id=details.report_id, file_id=file.file_ref))
 
@@ -208,9 +227,9 @@ async def fileinfo(request: Request) -> Response:
     platform = await require_platform(request)
     body = await document_body(request)
     context = get_context(request)
-    parse = partial(parse_file_details, body, max_bytes=context.limits.xml_max_bytes)
-    details = await context.run(parse, heavy=len(body) > INLINE_MAX_BYTES)
-    return await context.write(partial(_fileinfo, context, platform, details))
+    parse = partial(_parse_file_details, body, context.limits.xml_max_bytes)
+    details, clues = await context.run(parse, heavy=len(body) > INLINE_MAX_BYTES)
+    return await context.write(partial(_fileinfo, context, platform, details, clues))
 
 
 def _finish(context: WebContext, platform: PlatformPrincipal, report_id: int) -> Response:

@@ -107,7 +107,8 @@ class Report(IdMixin, Base):
     state_code: Mapped[str | None] = mapped_column(sa.ForeignKey("jurisdictions.code"))
     location_confidence: Mapped[float | None]
     location_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
-    """Every location clue found in the report at intake, in the locate step's terms."""
+    """Every location clue found in the report at intake, in the locate step's terms. While a report opened
+    through the platform interface is open, the clues of its document alone; finishing adds its files'."""
     location_rule: Mapped[str | None] = mapped_column(sa.Text)
     """How the locate step decided (which clues, which rule); empty until located."""
     priority: Mapped[int | None] = mapped_column(sa.SmallInteger)
@@ -140,6 +141,8 @@ class ReportFile(IdMixin, Base):
     pdq: Mapped[str | None] = mapped_column(sa.String(64))
     pdq_quality: Mapped[int | None] = mapped_column(sa.SmallInteger)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    location_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    """The location clues of ``details``, stored with them; NULL on files described before they were stored."""
     previously_seen: Mapped[bool | None]
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

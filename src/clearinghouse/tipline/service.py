@@ -4,11 +4,12 @@ enforcement, and the audited read. Keyword-only verbs; the caller's unit of work
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -68,11 +69,27 @@ _REPORTS = table_of(Report)
 _FILES = table_of(ReportFile)
 
 
+def json_text(name: str, dialect: str) -> sa.ColumnElement[Any]:
+    """A parameter for a JSON column that takes the JSON text itself, encoded by the caller (outside the write
+    turn): SQLite stores the text as its JSON type would after encoding the value, PostgreSQL parses it."""
+    parameter = sa.bindparam(name, type_=sa.Text)
+    return parameter if dialect == "sqlite" else sa.cast(parameter, JSONB)
+
+
+def by_dialect(build: Callable[[str], sa.Executable]) -> dict[str, sa.Executable]:
+    """A statement built once for each kind of store (see `json_text`)."""
+    return {dialect: build(dialect) for dialect in ("sqlite", "postgresql")}
+
+
 _AUDIT_EVENTS = table_of(AuditEvent)
 
 # The statements of the lifecycle verbs, built once: building a statement costs more CPU than running it.
 _INSERT_AUDIT = sa.insert(_AUDIT_EVENTS)
-_INSERT_REPORT = sa.insert(_REPORTS).returning(_REPORTS.c.id)
+_INSERT_REPORT = by_dialect(
+    lambda dialect: (
+        sa.insert(_REPORTS).values(location_evidence=json_text("evidence", dialect)).returning(_REPORTS.c.id)
+    )
+)
 _INSERT_FILE = sa.insert(_FILES).returning(_FILES.c.id)
 _OPEN_ROW = sa.select(_REPORTS.c.status, _REPORTS.c.opened_at, _REPORTS.c.last_changed_at).where(
     _REPORTS.c.id == sa.bindparam("report_id")
@@ -88,10 +105,17 @@ _TOUCH = _CHANGE_OPEN.values(last_changed_at=_NOW).returning(_REPORTS.c.file_cou
 _FINISH = _CHANGE_OPEN.values(status=ReportStatus.FINISHED, received_at=_NOW, last_changed_at=_NOW).returning(
     _REPORTS.c.file_count
 )
+_RETRACT = _CHANGE_OPEN.values(status=ReportStatus.RETRACTED, retracted_at=_NOW, last_changed_at=_NOW).returning(
+    _REPORTS.c.file_count
+)
+_FINISH_WITH_CLUES = by_dialect(lambda dialect: _FINISH.values(location_evidence=json_text("evidence", dialect)))
 _DESCRIBE_FILE = (
     sa.update(_FILES)
     .where(_FILES.c.report_id == sa.bindparam("of_report"), _FILES.c.file_ref == sa.bindparam("of_file"))
-    .values(details=sa.bindparam("new_details", type_=_FILES.c.details.type))
+    .values(
+        details=sa.bindparam("new_details", type_=_FILES.c.details.type),
+        location_evidence=sa.bindparam("new_evidence", type_=_FILES.c.location_evidence.type),
+    )
     .returning(_FILES.c.id)
 )
 
@@ -141,9 +165,14 @@ def open_report(
     incident_at: dt.datetime | None = None,
     escalation_reason: str | None = None,
     annotations: Sequence[str] = (),
+    location_evidence: str | None = None,
     at: dt.datetime | None = None,
 ) -> Report:
-    """Open a new report (not yet filed: it must be finished to count)."""
+    """Open a new report (not yet filed: it must be finished to count).
+
+    ``location_evidence``: the clues of the report's document as JSON text, encoded outside the write turn, for
+    finishing to add its files' to (none: finishing computes them from ``body``).
+    """
     now = at or utcnow()
     values: dict[str, Any] = {
         "source": source,
@@ -163,7 +192,9 @@ def open_report(
     }
     # Pending ORM changes first (Core statements do not autoflush), so that the rows keep their order.
     session.flush()
-    report_id: int = session.connection().execute(_INSERT_REPORT, values).scalar_one()
+    connection = session.connection()
+    statement = _INSERT_REPORT[connection.dialect.name]
+    report_id: int = connection.execute(statement, {**values, "evidence": location_evidence}).scalar_one()
     report = Report(id=report_id, **values)
     _attach(session, report)
     _audit(session=session, actor=actor, action="report.opened", report_id=report_id, at=now)
@@ -177,12 +208,13 @@ def get_report(*, session: Session, report_id: int) -> Report:
 
 
 def _require_open(report: Report, *, now: dt.datetime) -> None:
-    _check_open(report.id, report.status, report.opened_at, report.last_changed_at, now=now)
+    check_open(report.id, report.status, report.opened_at, report.last_changed_at, now=now)
 
 
-def _check_open(
+def check_open(
     report_id: int, status: ReportStatus, opened_at: dt.datetime, last_changed_at: dt.datetime, *, now: dt.datetime
 ) -> None:
+    """Refuse a lifecycle step on a report that is no longer open, from the columns that decide it."""
     if status is ReportStatus.RETRACTED:
         raise ReportStateError(5101, f"report {report_id} was retracted")
     if status is ReportStatus.FINISHED:
@@ -202,20 +234,27 @@ def _require_open_row(session: Session, report_id: int, *, now: dt.datetime) -> 
     row = session.connection().execute(_OPEN_ROW, {"report_id": report_id}).first()
     if row is None:
         raise NotFound("report", report_id)
-    _check_open(report_id, row.status, row.opened_at, row.last_changed_at, now=now)
+    check_open(report_id, row.status, row.opened_at, row.last_changed_at, now=now)
 
 
 def _change_open(
-    session: Session, report_id: int, statement: sa.Update, *, now: dt.datetime, checked: bool = False
+    session: Session,
+    report_id: int,
+    statement: sa.Executable,
+    *,
+    now: dt.datetime,
+    checked: bool = False,
+    more: dict[str, Any] | None = None,
 ) -> sa.Row[Any]:
-    """Run one of the UPDATE ... RETURNING statements above on an open report; refuse as `_require_open` would.
+    """Run one of the UPDATE ... RETURNING statements above on an open report (with `more` parameters); refuse as
+    `_require_open` would.
 
     The UPDATE is guarded by the status, so that a concurrent transition (PostgreSQL) is not overwritten.
     """
     if not checked:
         _require_open_row(session, report_id, now=now)
         session.flush()
-    row = session.connection().execute(statement, {"report_id": report_id, "now": now}).first()
+    row = session.connection().execute(statement, {"report_id": report_id, "now": now, **(more or {})}).first()
     if row is None:
         # Changed by someone else since the check: report the state it is in now.
         held = _loaded(session, Report, report_id)
@@ -282,15 +321,20 @@ def set_file_details(
     file_ref: str,
     details: dict[str, Any],
     actor: str,
+    location_evidence: list[dict[str, Any]] | None = None,
     at: dt.datetime | None = None,
 ) -> ReportFile:
-    """Record the platform's description of one file (hashes, annotations, classification)."""
+    """Record the platform's description of one file (hashes, annotations, classification), with the location
+    clues found in it (none: finishing computes them from ``details``)."""
     now = at or utcnow()
     _require_open_row(session, report_id, now=now)
     session.flush()
     file_id = (
         session.connection()
-        .execute(_DESCRIBE_FILE, {"of_report": report_id, "of_file": file_ref, "new_details": details})
+        .execute(
+            _DESCRIBE_FILE,
+            {"of_report": report_id, "of_file": file_ref, "new_details": details, "new_evidence": location_evidence},
+        )
         .scalar()
     )
     if file_id is None:
@@ -300,10 +344,12 @@ def set_file_details(
     file: ReportFile | None = _loaded(session, ReportFile, file_id)
     if file is None:
         # Only what is known without a read; any other attribute loads on first access.
-        file = ReportFile(id=file_id, report_id=report_id, file_ref=file_ref, details=details)
+        file = ReportFile(
+            id=file_id, report_id=report_id, file_ref=file_ref, details=details, location_evidence=location_evidence
+        )
         _attach(session, file)
     else:
-        _sync(file, {"details": details})
+        _sync(file, {"details": details, "location_evidence": location_evidence})
     _audit(
         session=session,
         actor=actor,
@@ -315,11 +361,28 @@ def set_file_details(
     return file
 
 
-def finish_report(*, session: Session, report_id: int, actor: str, at: dt.datetime | None = None) -> Report:
-    """File the report, irreversibly: from now on it is received and goes through the pipeline."""
+def finish_report(
+    *,
+    session: Session,
+    report_id: int,
+    actor: str,
+    at: dt.datetime | None = None,
+    location_evidence: str | None = None,
+    checked: bool = False,
+) -> Report:
+    """File the report, irreversibly: from now on it is received and goes through the pipeline.
+
+    ``location_evidence``: its location clues as JSON text, stored in the same UPDATE (the row of a large report
+    is megabytes, each UPDATE writes all of it); none: left as they are. ``checked``: the caller has just
+    checked that the report is open (`check_open`).
+    """
     now = at or utcnow()
     values = {"status": ReportStatus.FINISHED, "received_at": now, "last_changed_at": now}
-    _change_open(session, report_id, _FINISH, now=now)
+    if location_evidence is None:
+        _change_open(session, report_id, _FINISH, now=now, checked=checked)
+    else:
+        statement = _FINISH_WITH_CLUES[session.connection().dialect.name]
+        _change_open(session, report_id, statement, now=now, checked=checked, more={"evidence": location_evidence})
     report: Report | None = _loaded(session, Report, report_id)
     if report is None:
         # Only what was just written; any other attribute loads on first access.
@@ -334,19 +397,16 @@ def finish_report(*, session: Session, report_id: int, actor: str, at: dt.dateti
 def retract_report(*, session: Session, report_id: int, actor: str, at: dt.datetime | None = None) -> Report:
     """Cancel an open report; it is kept as retracted and never counted."""
     now = at or utcnow()
-    report = get_report(session=session, report_id=report_id)
-    _require_open(report, now=now)
-    report.status = ReportStatus.RETRACTED
-    report.retracted_at = now
-    report.last_changed_at = now
-    audit.record(
-        session=session,
-        actor=actor,
-        action="report.retracted",
-        subject_type="report",
-        subject_id=report.id,
-        at=now,
-    )
+    values = {"status": ReportStatus.RETRACTED, "retracted_at": now, "last_changed_at": now}
+    _change_open(session, report_id, _RETRACT, now=now)
+    report: Report | None = _loaded(session, Report, report_id)
+    if report is None:
+        # Only what was just written; any other attribute loads on first access.
+        report = Report(id=report_id, **values)
+        _attach(session, report)
+    else:
+        _sync(report, values)
+    _audit(session=session, actor=actor, action="report.retracted", report_id=report_id, at=now)
     return report
 
 
