@@ -1,6 +1,6 @@
 """flood guard uses: the public form's count of uses per address, shared by every worker of the server
 
-Revision ID: 0007_flood_guard
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-21 23:44:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import clearinghouse.db.base
 
-revision: str = "0007_flood_guard"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """location clues of each file: stored when the platform describes the file, so that finishing only gathers them
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-22 10:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 from sqlalchemy import Text  # autogenerate writes JSONB(astext_type=Text())
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
