@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from clearinghouse.access.audit import history
 from clearinghouse.db.engine import Store
 from clearinghouse.tipline import intake, xmlsafe
+from clearinghouse.tipline.fastsql import EncodedJSON
 from clearinghouse.tipline.models import Report, ReportFile, ReportStatus
 from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
 from clearinghouse.tipline.xmlsafe import ResponseCode, schema_bytes
@@ -397,7 +398,7 @@ def test_the_body_is_made_before_the_write_turn(
     real = intake.body_of
     turn = live.context.store.turn
 
-    def body_of(report: Any) -> dict[str, Any]:
+    def body_of(report: Any) -> EncodedJSON:
         held.append(turn.thread_lock.locked())
         return real(report)
 

@@ -77,9 +77,10 @@ def file_kind(digest: UploadDigest, head: bytes) -> FileKind:
     return FileKind.OTHER
 
 
-def body_of(intake: ReportIntake) -> dict[str, Any]:
-    """The intake document as stored on the report (the same shape bulk filing stores)."""
-    return intake.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+def body_of(intake: ReportIntake) -> EncodedJSON:
+    """The intake document as stored on the report (the same shape bulk filing stores), as JSON text: made by the
+    caller outside the write turn, where it can."""
+    return EncodedJSON(intake.model_dump_json(exclude_none=True, exclude_defaults=True))
 
 
 Clue = dict[str, Any]
@@ -136,7 +137,7 @@ def open_report(
     *,
     session: Session,
     intake: ReportIntake,
-    body: dict[str, Any],
+    body: EncodedJSON,
     clues: EncodedJSON,
     actor: str,
     source: ReportSource,

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -105,8 +104,8 @@ async def xsd(platform: PlatformDep) -> Response:
     return xml(schema_bytes())
 
 
-def _parse_submission(body: bytes, max_bytes: int) -> tuple[ReportIntake, dict[str, Any], EncodedJSON]:
-    """The report document, the body stored for it and its location clues."""
+def _parse_submission(body: bytes, max_bytes: int) -> tuple[ReportIntake, EncodedJSON, EncodedJSON]:
+    """The report document, the body stored for it and its location clues (both as the JSON text stored)."""
     report_intake = parse_report(body, max_bytes=max_bytes)
     return report_intake, intake.body_of(report_intake), intake.report_clues(report_intake)
 
@@ -115,7 +114,7 @@ def _submit(
     context: WebContext,
     platform: PlatformPrincipal,
     report_intake: ReportIntake,
-    body: dict[str, Any],
+    body: EncodedJSON,
     clues: EncodedJSON,
 ) -> Response:
     with refusals(ResponseCode.SAVE_FAILED), context.write_session() as session:

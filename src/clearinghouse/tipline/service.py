@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
@@ -19,6 +20,7 @@ from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.base import table_of, utcnow
 from clearinghouse.errors import Conflict, InputError, NotFound
 from clearinghouse.geo.models import Agency, Jurisdiction
+from clearinghouse.tipline.fastsql import EncodedJSON
 from clearinghouse.tipline.models import (
     Bundle,
     FileKind,
@@ -87,7 +89,9 @@ _AUDIT_EVENTS = table_of(AuditEvent)
 _INSERT_AUDIT = sa.insert(_AUDIT_EVENTS)
 _INSERT_REPORT = by_dialect(
     lambda dialect: (
-        sa.insert(_REPORTS).values(location_evidence=json_text("evidence", dialect)).returning(_REPORTS.c.id)
+        sa.insert(_REPORTS)
+        .values(body=json_text("body_text", dialect), location_evidence=json_text("evidence", dialect))
+        .returning(_REPORTS.c.id)
     )
 )
 _INSERT_FILE = sa.insert(_FILES).returning(_FILES.c.id)
@@ -158,7 +162,7 @@ def open_report(
     session: Session,
     incident_type: IncidentType,
     source: ReportSource,
-    body: dict[str, Any],
+    body: dict[str, Any] | EncodedJSON,
     actor: str,
     platform_id: int | None = None,
     platform_ref: str | None = None,
@@ -170,6 +174,8 @@ def open_report(
 ) -> Report:
     """Open a new report (not yet filed: it must be finished to count).
 
+    ``body``: the document as stored, or its JSON text encoded outside the write turn (for a large report the
+    encoding is the dearest step; the report then loads it from the store when it is asked for).
     ``location_evidence``: the clues of the report's document as JSON text, encoded outside the write turn, for
     finishing to add its files' to (none: finishing computes them from ``body``).
     """
@@ -187,14 +193,18 @@ def open_report(
         "incident_at": incident_at,
         "escalation_reason": escalation_reason,
         "annotations": list(annotations),
-        "body": body,
         "file_count": 0,
     }
+    body_text = body if isinstance(body, EncodedJSON) else orjson.dumps(body).decode()
     # Pending ORM changes first (Core statements do not autoflush), so that the rows keep their order.
     session.flush()
     connection = session.connection()
     statement = _INSERT_REPORT[connection.dialect.name]
-    report_id: int = connection.execute(statement, {**values, "evidence": location_evidence}).scalar_one()
+    report_id: int = connection.execute(
+        statement, {**values, "body_text": body_text, "evidence": location_evidence}
+    ).scalar_one()
+    if not isinstance(body, EncodedJSON):
+        values["body"] = body
     report = Report(id=report_id, **values)
     _attach(session, report)
     _audit(session=session, actor=actor, action="report.opened", report_id=report_id, at=now)
