@@ -26,6 +26,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from clearinghouse.tipline.wire_schemas import (
+    NOBODY,
     Address,
     AssociatedAccount,
     DeviceId,
@@ -173,7 +174,7 @@ def _party(element: Element, person_tag: str) -> Party:
     """A personOrUserReported, intendedRecipient or victim; `person_tag` names its person element."""
     person = element.find(person_tag)
     return Party(
-        person=Person() if person is None else _person(person),
+        person=NOBODY if person is None else _person(person),
         esp_identifier=child_text(element, "espIdentifier"),
         esp_service=child_text(element, "espService"),
         screen_name=child_text(element, "screenName"),

@@ -187,11 +187,25 @@ class Person(IntakeModel):
     date_of_birth: date | None = None
 
 
+NOBODY = Person()
+"""The person of a party or account that names none, shared by all of them.
+
+Pydantic copies a model given as a field's default for every instance (a model holding lists is unhashable),
+but not what a `default_factory` returns; and it calls the factory again to compare each person with it when
+serialising without defaults. Built per account, a default person cost most of the CPU of filing a report of
+many accounts. Sharing it is safe as intake models are frozen and never changed in place.
+"""
+
+
+def _nobody() -> Person:
+    return NOBODY
+
+
 class AssociatedAccount(IntakeModel):
     """Another account the platform links to a party (billing, linked, parent or guardian, ...)."""
 
     type: str
-    person: Person = Field(default_factory=Person)
+    person: Person = Field(default_factory=_nobody)
     esp_service: str | None = None
     esp_identifier: str | None = None
     screen_name: str | None = None
@@ -202,7 +216,7 @@ class AssociatedAccount(IntakeModel):
 class Party(IntakeModel):
     """A reported person or user, an intended recipient, or a victim."""
 
-    person: Person = Field(default_factory=Person)
+    person: Person = Field(default_factory=_nobody)
     esp_identifier: str | None = None
     esp_service: str | None = None
     screen_name: str | None = None
