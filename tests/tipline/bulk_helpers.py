@@ -14,6 +14,7 @@ from clearinghouse.db.engine import Store
 from clearinghouse.geo.agencies import seed_directory
 from clearinghouse.tipline.bulk import BulkSummary, import_lines, numbered_lines
 from clearinghouse.tipline.models import Release, Report
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
 
 CP = "Child Pornography (possession, manufacture, and distribution)"
 ENTICEMENT = "Online Enticement of Children for Sexual Acts"
@@ -34,6 +35,17 @@ def doc(
         where = {"region": state, "country_code": country or "US"}
         document["reported_persons"] = [{"estimated_location": {k: v for k, v in where.items() if v}}]
     return document
+
+
+def crowd(entries: int) -> list[dict[str, Any]]:
+    """Reported persons with linked accounts, `entries` list entries in all (each person and each account is
+    one), every list within its own bound: a report's `reported_persons`."""
+    persons = []
+    while entries > 0:
+        accounts = min(entries - 1, MAX_ENTRIES)
+        persons.append({"associated_accounts": [{"type": "Other"}] * accounts})
+        entries -= 1 + accounts
+    return persons
 
 
 def md5(n: int) -> str:

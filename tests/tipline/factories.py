@@ -79,6 +79,17 @@ def reporter(fake: Faker) -> dict[str, Any]:
     return {"reportingPerson": company, "legalURL": fake.url()}
 
 
+def crowd(entries: int, per_list: int = 1000) -> list[dict[str, Any]]:
+    """`personOrUserReported` elements with linked accounts, `entries` repeated elements in all (each person and
+    each account is one), none repeated more than `per_list` times in one place."""
+    persons = []
+    while entries > 0:
+        accounts = min(entries - 1, per_list)
+        persons.append({"associatedAccount": [{"@type": "Other"}] * accounts})
+        entries -= 1 + accounts
+    return persons
+
+
 def minimal_report(fake: Faker, incident_type: str = INCIDENT_TYPES[0]) -> dict[str, Any]:
     """The smallest report the schema accepts."""
     return {

@@ -15,8 +15,8 @@ from clearinghouse.tipline.bulk import BulkLine, numbered_lines, parse_line
 from clearinghouse.tipline.filing import FiledReport, file_reports
 from clearinghouse.tipline.models import FileKind, Report, ReportFile, ReportStatus
 from clearinghouse.tipline.onepass import Processing
-from clearinghouse.tipline.wire_schemas import ReportIntake
-from tests.tipline.bulk_helpers import T0, doc, image, line, md5, ready, report_by_ref, send
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES, MAX_REPORT_ENTRIES, TOO_MANY_ENTRIES, ReportIntake
+from tests.tipline.bulk_helpers import T0, crowd, doc, image, line, md5, ready, report_by_ref, send
 
 
 def _counts(store: Store) -> tuple[int, int, int]:
@@ -103,6 +103,23 @@ def test_lines_no_store_can_keep_are_refused_by_name_and_the_rest_is_processed(a
     with any_store.session() as session:
         queued = session.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.processed_at.is_(None)))
     assert queued == 0
+
+
+def test_an_import_refuses_a_line_of_more_entries_in_all_than_the_bound(store: Store) -> None:
+    platform = ready(store)
+    # A list over its own bound is counted up to where validation stops, and so are the lists of those entries.
+    over_its_own = [{"associated_accounts": [{"type": "Other"}] * 9}] * (MAX_ENTRIES + 1)
+    lines = [
+        line("crowded", doc(reported_persons=crowd(MAX_REPORT_ENTRIES + 1))),
+        line("full", doc(reported_persons=crowd(MAX_REPORT_ENTRIES))),
+        line("crowded-list", doc(reported_persons=over_its_own)),
+    ]
+    summary = send(store, platform, lines, processing=Processing())
+    assert [o.platform_report_id for o in summary.stored] == ["full"]
+    refused = [(p.line, p.platform_report_id, [(e.field, e.message) for e in p.errors]) for p in summary.rejected]
+    too_many = [("report", TOO_MANY_ENTRIES)]
+    assert refused == [(1, "crowded", too_many), (3, "crowded-list", too_many)]
+    assert _counts(store)[0] == 1
 
 
 def test_a_retried_batch_creates_no_duplicate(any_store: Store) -> None:

@@ -12,9 +12,9 @@ from clearinghouse.access.models import PlatformAccount
 from clearinghouse.db.engine import Store
 from clearinghouse.tipline import bulk_api, clues
 from clearinghouse.tipline.models import Report
-from clearinghouse.tipline.wire_schemas import MAX_ENTRIES, ReportIntake
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES, MAX_REPORT_ENTRIES, TOO_MANY_ENTRIES, ReportIntake
 from clearinghouse.web.app import create_app
-from tests.tipline.bulk_helpers import doc, image, line, ready
+from tests.tipline.bulk_helpers import crowd, doc, image, line, ready
 from tests.web.live import LiveServer, add_platform, serve
 
 PATH = "/api/v1/reports:bulk"
@@ -126,6 +126,23 @@ def test_a_line_listing_more_victims_than_the_bound_is_refused(
         }
     ]
     assert _refs(store) == ["fine"]
+
+
+def test_a_line_of_more_entries_in_all_than_the_bound_is_refused(
+    live: LiveServer, credentials: tuple[str, str], store: Store
+) -> None:
+    crowded = line("crowded", doc(reported_persons=crowd(MAX_REPORT_ENTRIES + 1)))
+    full = line("full", doc(reported_persons=crowd(MAX_REPORT_ENTRIES)))
+    result = _post(live, credentials, b"\n".join([crowded, full])).json()
+    assert [r["platform_report_id"] for r in result["reports"]] == ["full"]
+    message = (
+        f"holds more than {MAX_REPORT_ENTRIES} entries in all its lists together (parties, accounts, IP events, "
+        f"phones, ...); at most {MAX_REPORT_ENTRIES} are accepted"
+    )
+    assert message == TOO_MANY_ENTRIES
+    error = {"field": "report", "message": message}
+    assert result["errors"] == [{"line": 1, "platform_report_id": "crowded", "errors": [error]}]
+    assert _refs(store) == ["full"]
 
 
 def test_an_unexpected_error_answers_what_is_stored_and_from_which_line_nothing_is(

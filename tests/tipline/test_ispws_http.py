@@ -18,9 +18,10 @@ from clearinghouse.db.engine import Store
 from clearinghouse.tipline import intake, xmlsafe
 from clearinghouse.tipline.fastsql import EncodedJSON
 from clearinghouse.tipline.models import Report, ReportFile, ReportStatus
-from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES, MAX_REPORT_ENTRIES
 from clearinghouse.tipline.xmlsafe import ResponseCode, schema_bytes
 from tests.tipline.factories import (
+    crowd,
     encoded,
     file_details,
     ip_event,
@@ -388,6 +389,34 @@ def test_more_victims_than_the_bound_are_refused_and_store_nothing(client: Ispws
     answer = client.submit(report)
     assert answer.code == ResponseCode.INVALID_REQUEST
     assert answer.description == f"/report: {MAX_ENTRIES + 1} <victim> elements; at most {MAX_ENTRIES} are accepted"
+    assert report_count(store) == 0
+
+
+def _crowded(entries: int) -> dict[str, Any]:
+    """A report whose only repeated elements are `entries` reported persons and linked accounts."""
+    report = minimal_report(make_faker())
+    report["reporter"] = {"reportingPerson": {"firstName": "Ada"}}
+    report["personOrUserReported"] = crowd(entries)
+    return report
+
+
+def test_a_report_of_as_many_repeated_elements_as_the_bound_is_filed(client: IspwsClient, store: Store) -> None:
+    body = report_row(store, opened(client, _crowded(MAX_REPORT_ENTRIES))).body
+    assert body is not None
+    persons = body["reported_persons"]
+    assert len(persons) + sum(len(p["associated_accounts"]) for p in persons) == MAX_REPORT_ENTRIES
+    assert persons[-1]["associated_accounts"][0] == {"type": "Other"}  # the shared default person is not stored
+
+
+def test_more_repeated_elements_in_all_than_the_bound_are_refused_and_store_nothing(
+    client: IspwsClient, store: Store
+) -> None:
+    answer = client.submit(_crowded(MAX_REPORT_ENTRIES + 1))
+    assert answer.code == ResponseCode.INVALID_REQUEST
+    assert answer.description == (
+        f"/report: more than {MAX_REPORT_ENTRIES} repeated elements in all (victims, accounts, IP events, phones, "
+        f"...); at most {MAX_REPORT_ENTRIES} are accepted"
+    )
     assert report_count(store) == 0
 
 

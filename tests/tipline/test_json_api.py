@@ -17,7 +17,8 @@ from clearinghouse.db.engine import Store
 from clearinghouse.tipline import filing, json_api
 from clearinghouse.tipline.models import Report, ReportFile, ReportSource, ReportStatus
 from clearinghouse.tipline.wire import parse_report
-from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES, MAX_REPORT_ENTRIES
+from tests.tipline.bulk_helpers import crowd, doc
 from tests.tipline.factories import make_faker, minimal_report, realistic_report
 from tests.tipline.ispws_client import IspwsClient, SchemaBuilder
 from tests.web.live import LiveServer
@@ -168,6 +169,35 @@ def test_a_million_empty_victims_are_refused_at_once(
         }
     ]
     assert report_count(store) == 0
+
+
+def _ip_events_of_accounts(entries: int) -> list[dict[str, Any]]:
+    """One reported person of ten accounts whose IP events make `entries` entries with them."""
+    events = entries - 11  # the person and its ten accounts are entries too
+    counts = [events // 10 + (1 if i < events % 10 else 0) for i in range(10)]
+    event = {"ip_address": "192.0.2.1"}
+    return [{"associated_accounts": [{"type": "Other", "ip_capture_events": [event] * n} for n in counts]}]
+
+
+@pytest.mark.parametrize("crowded", [crowd, _ip_events_of_accounts], ids=["persons and accounts", "ip events"])
+def test_more_entries_in_all_than_the_bound_are_refused_and_as_many_are_filed(
+    api: httpx.Client, store: Store, crowded: Any
+) -> None:
+    response = api.post("reports", json={"report": doc(reported_persons=crowded(MAX_REPORT_ENTRIES + 1))})
+    assert response.status_code == 422
+    message = (
+        f"holds more than {MAX_REPORT_ENTRIES} entries in all its lists together (parties, accounts, IP events, "
+        f"phones, ...); at most {MAX_REPORT_ENTRIES} are accepted"
+    )
+    assert response.json()["errors"] == [{"field": "report", "message": message}]
+    assert report_count(store) == 0
+    response = api.post("reports", json={"report": doc(reported_persons=crowded(MAX_REPORT_ENTRIES))})
+    assert response.status_code == 201, response.text
+    with store.session() as session:
+        report = session.get(Report, response.json()["report_id"])
+        assert report is not None
+        assert report.body is not None
+        assert report.body["reported_persons"] == crowded(MAX_REPORT_ENTRIES)
 
 
 def test_the_rows_are_made_before_the_write_turn(

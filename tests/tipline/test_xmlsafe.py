@@ -10,9 +10,9 @@ import pytest
 from lxml import etree
 
 from clearinghouse.tipline import xmlsafe
-from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
+from clearinghouse.tipline.wire_schemas import MAX_ENTRIES, MAX_REPORT_ENTRIES
 from clearinghouse.tipline.xmlsafe import ResponseCode, WireError, parse_document, xs_datetime
-from tests.tipline.factories import make_faker, minimal_report
+from tests.tipline.factories import file_details, make_faker, minimal_report
 from tests.tipline.ispws_client import SchemaBuilder
 
 MARKER = "SECRET-MARKER-7f3a9c"
@@ -247,3 +247,28 @@ def test_too_many_repeated_elements_are_refused_before_any_is_read() -> None:
     assert caught.value.code == ResponseCode.INVALID_REQUEST
     expected = f"/report: {MAX_ENTRIES + 1} <victim> elements; at most {MAX_ENTRIES} are accepted"
     assert caught.value.description == expected
+
+
+def test_file_details_of_more_repeated_elements_in_all_than_the_bound_are_refused(builder: SchemaBuilder) -> None:
+    details = file_details(make_faker(), 1, "1-1")
+    pairs = [{"name": "Model", "value": "Synthetic"}] * MAX_ENTRIES
+    details["details"] = [{"nameValuePair": pairs}] * 10  # 10 lists of 1,000 pairs, 10 details, 4 more
+    with pytest.raises(WireError) as caught:
+        parse_document(builder.document("fileDetails", details), expected_root="fileDetails")
+    assert caught.value.code == ResponseCode.INVALID_REQUEST
+    assert caught.value.description.startswith(f"/fileDetails: more than {MAX_REPORT_ENTRIES} repeated elements")
+
+
+def test_only_elements_the_schema_lets_repeat_are_counted(builder: SchemaBuilder) -> None:
+    # Ten reported persons of 999 addresses: 10,000 entries. Each address holds an `address` (its street) that is
+    # not repeatable: counted, they would make 19,990. The report's reporter and its own details add none.
+    report = minimal_report(make_faker())
+    report["reporter"] = {"reportingPerson": {"firstName": "Ada"}}
+    addresses = [{"address": "1 Synthetic Way", "city": "Springfield"}] * (MAX_ENTRIES - 1)
+    report["personOrUserReported"] = [{"personOrUserReportedPerson": {"address": addresses}}] * 10
+    report["additionalInfo"] = "one note"
+    assert parse_document(builder.document("report", report), expected_root="report").tag == "report"
+    report["personOrUserReported"].append({"screenName": "one too many"})
+    with pytest.raises(WireError) as caught:
+        parse_document(builder.document("report", report), expected_root="report")
+    assert caught.value.description.startswith(f"/report: more than {MAX_REPORT_ENTRIES} repeated elements")

@@ -39,7 +39,15 @@ from clearinghouse.tipline.fastsql import gc_paused
 from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
 from clearinghouse.tipline.models import FileKind
 from clearinghouse.tipline.onepass import Processing, Processor, ReadyReport, file_and_process, processor_for, ready
-from clearinghouse.tipline.wire_schemas import CLOCK_TOLERANCE, FileAnnotation, IntakeModel, Moment, ReportIntake
+from clearinghouse.tipline.wire_schemas import (
+    CLOCK_TOLERANCE,
+    FileAnnotation,
+    IntakeModel,
+    Moment,
+    ReportIntake,
+    TooManyEntries,
+    validate_bounded,
+)
 
 MAX_FILES = 1000
 MAX_FILE_SIZE = 2**63 - 1
@@ -194,7 +202,9 @@ def _ref_of_bad_line(raw: bytes) -> str | None:
 def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> tuple[int, PreparedReport] | LineProblem:
     """A line validated and turned into rows to store, or the problems that keep it out."""
     try:
-        line = BulkLine.model_validate_json(raw)
+        line = validate_bounded(BulkLine, raw)
+    except TooManyEntries as error:
+        return LineProblem(number, _ref_of_bad_line(raw), (FieldError("report", str(error)),))
     except ValidationError as error:
         errors = tuple(
             FieldError(".".join(str(part) for part in item["loc"]) or "(line)", item["msg"])

@@ -24,7 +24,7 @@ from clearinghouse.tipline.bulk import HOLDS_NUL
 from clearinghouse.tipline.filing import FileDigest, FiledReport, file_prepared, prepare
 from clearinghouse.tipline.intake import NotYours, file_details_of
 from clearinghouse.tipline.models import FileKind, Report
-from clearinghouse.tipline.wire_schemas import IntakeModel, ReportIntake
+from clearinghouse.tipline.wire_schemas import IntakeModel, ReportIntake, TooManyEntries, validate_bounded
 from clearinghouse.tipline.xmlsafe import ResponseCode
 from clearinghouse.web.auth import PlatformPrincipal
 from clearinghouse.web.context import WebContext
@@ -161,9 +161,11 @@ def _file(
 def create_report(platform: PlatformDep, body: DocumentDep, session: SessionDep, context: ContextDep) -> Response:
     """File one finished report (JSON `ReportSubmission`); idempotent on `platform_report_id`."""
     try:
-        submission = ReportSubmission.model_validate_json(body)
+        submission = validate_bounded(ReportSubmission, body)
     except ValidationError as error:
         return _invalid(error)
+    except TooManyEntries as error:
+        return _refused([{"field": "report", "message": str(error)}])
     if b"\\u0000" in body:
         # Valid JSON, but no store keeps a NUL character in text (PostgreSQL refuses it outright).
         return _refused([{"field": "(body)", "message": HOLDS_NUL}])

@@ -10,7 +10,8 @@ Conversions that the schema cannot express are decided here:
 - A date-time without an offset is taken as UTC, and one outside the years intake keeps is refused, naming
   its element (see `xmlsafe.xs_datetime`).
 - An element repeated more than `MAX_ENTRIES` times (victims, IP events, ...) is refused before any of them
-  is converted, as the intake model would refuse the list (see `xmlsafe.children`).
+  is converted, as the intake model would refuse the list (see `xmlsafe.children`); so is a document of more
+  than `MAX_REPORT_ENTRIES` repeated elements in all, nested ones included (see `xmlsafe.parse_document`).
 - `escalateToHighPriority` present means escalated, even when empty: a missed child at risk costs more than
   one report handled urgently by mistake.
 """
@@ -26,6 +27,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from clearinghouse.tipline.wire_schemas import (
+    NOBODY,
     Address,
     AssociatedAccount,
     DeviceId,
@@ -173,7 +175,7 @@ def _party(element: Element, person_tag: str) -> Party:
     """A personOrUserReported, intendedRecipient or victim; `person_tag` names its person element."""
     person = element.find(person_tag)
     return Party(
-        person=Person() if person is None else _person(person),
+        person=NOBODY if person is None else _person(person),
         esp_identifier=child_text(element, "espIdentifier"),
         esp_service=child_text(element, "espService"),
         screen_name=child_text(element, "screenName"),
