@@ -215,3 +215,15 @@ def test_every_stored_report_has_its_files_and_its_event(store: Store, size: int
         events = session.scalars(sa.select(AuditEvent.subject_id).where(AuditEvent.action == "report.filed")).all()
     assert sorted(count for _, count in per_report) == [2] * 9
     assert sorted(int(e) for e in events) == sorted(report_id for report_id, _ in per_report)
+
+
+def test_a_file_of_more_annotations_than_a_list_may_hold_is_refused(store: Store) -> None:
+    platform = ready(store)
+    many = ["viral"] * (MAX_ENTRIES + 1)
+    lines = [line("annotated", files=[image(1, annotations=many)]), line("plain", files=[image(2)])]
+    summary = send(store, platform, lines)
+    assert [o.platform_report_id for o in summary.stored] == ["plain"]
+    [refused] = summary.rejected
+    assert refused.platform_report_id == "annotated"
+    assert [e.field for e in refused.errors] == ["files.0.annotations"]
+    assert f"at most {MAX_ENTRIES} items" in refused.errors[0].message

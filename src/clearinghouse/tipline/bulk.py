@@ -41,6 +41,7 @@ from clearinghouse.tipline.models import FileKind
 from clearinghouse.tipline.onepass import Processing, Processor, ReadyReport, file_and_process, processor_for, ready
 from clearinghouse.tipline.wire_schemas import (
     CLOCK_TOLERANCE,
+    MAX_ENTRIES,
     FileAnnotation,
     IntakeModel,
     Moment,
@@ -81,7 +82,7 @@ class BulkFile(IntakeModel):
     pdq_quality: Annotated[int | None, Field(ge=0, le=100)] = None
     size: Annotated[int | None, Field(ge=0, le=MAX_FILE_SIZE)] = None
     filename: Annotated[str | None, Field(max_length=255)] = None
-    annotations: list[FileAnnotation] = Field(default_factory=list)
+    annotations: list[FileAnnotation] = Field(default_factory=list, max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")
     def _at_least_one_hash(self) -> BulkFile:
