@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.engine import Store
-from clearinghouse.tipline.bulk import BulkLine, numbered_lines, parse_line
+from clearinghouse.tipline.bulk import MAX_LINE_BYTES, TOO_LONG, BulkLine, numbered_lines, parse_line
 from clearinghouse.tipline.filing import FiledReport, file_reports
 from clearinghouse.tipline.models import FileKind, Report, ReportFile, ReportStatus
 from clearinghouse.tipline.onepass import Processing
@@ -227,3 +227,15 @@ def test_a_file_of_more_annotations_than_a_list_may_hold_is_refused(store: Store
     assert refused.platform_report_id == "annotated"
     assert [e.field for e in refused.errors] == ["files.0.annotations"]
     assert f"at most {MAX_ENTRIES} items" in refused.errors[0].message
+
+
+def test_a_line_longer_than_a_report_may_be_is_refused_unread(store: Store) -> None:
+    platform = ready(store)
+    long_text = "z" * MAX_LINE_BYTES
+    lines = [line("long", doc(state="NC", additional_info=long_text)), line("short")]
+    summary = send(store, platform, lines)
+    assert [o.platform_report_id for o in summary.stored] == ["short"]
+    [refused] = summary.rejected
+    assert (refused.line, refused.platform_report_id) == (1, None)
+    assert [(e.field, e.message) for e in refused.errors] == [("(line)", TOO_LONG)]
+    assert "10,485,760 bytes" in TOO_LONG

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clearinghouse.tipline.bulk import BOM, LineSplitter, numbered_lines
+from clearinghouse.tipline.bulk import BOM, MAX_LINE_BYTES, LineSplitter, numbered_lines
 
 
 def test_the_pieces_of_an_unfinished_line_are_kept_as_they_came() -> None:
@@ -40,3 +40,18 @@ def test_a_stream_of_blank_pieces_has_no_lines() -> None:
     assert splitter.feed(b"  ") == []
     assert splitter.finish() == []
     assert splitter.number == 2
+
+
+def test_of_an_endless_line_no_more_is_kept_than_refusing_it_needs() -> None:
+    splitter = LineSplitter()
+    piece = b"x" * (1024 * 1024)
+    for _ in range(3 * MAX_LINE_BYTES // len(piece)):
+        assert splitter.feed(piece) == []
+        assert splitter.kept <= MAX_LINE_BYTES + 1
+    [(number, kept), second] = splitter.feed(b"xx\n{}\n")
+    assert ((number, len(kept)), second) == ((1, MAX_LINE_BYTES + 1), (2, b"{}"))
+    # A long line inside one piece is cut the same way, and the lines after it keep their numbers.
+    assert [(n, len(line)) for n, line in splitter.feed(b"y" * (MAX_LINE_BYTES + 5) + b"\n[]")] == [
+        (3, MAX_LINE_BYTES + 1)
+    ]
+    assert splitter.finish() == [(4, b"[]")]

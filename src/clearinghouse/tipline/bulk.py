@@ -51,6 +51,11 @@ from clearinghouse.tipline.wire_schemas import (
 )
 
 MAX_FILES = 1000
+MAX_LINE_BYTES = 10 * 1024 * 1024
+"""Longest line taken: one report, as long as a report document may be through the other ways in (the default
+`xml_max_bytes`). A longer line is refused without being parsed, and `LineSplitter` keeps no more of it than
+this, so that a file of one endless line cannot fill the memory."""
+TOO_LONG = f"is longer than {MAX_LINE_BYTES:,} bytes, the most one report may take; split the report's content"
 MAX_FILE_SIZE = 2**63 - 1
 """The largest size a store keeps (a signed 64-bit integer)."""
 CHUNK_LINES = 5000
@@ -202,6 +207,8 @@ def _ref_of_bad_line(raw: bytes) -> str | None:
 
 def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> tuple[int, PreparedReport] | LineProblem:
     """A line validated and turned into rows to store, or the problems that keep it out."""
+    if len(raw) > MAX_LINE_BYTES:
+        return LineProblem(number, None, (FieldError("(line)", TOO_LONG),))
     try:
         line = validate_bounded(BulkLine, raw)
     except TooManyEntries as error:
@@ -256,37 +263,50 @@ class LineSplitter:
     """Splits a byte stream arriving in arbitrary pieces into numbered, non-blank lines (1-based numbers).
 
     The pieces of an unfinished line are kept apart and joined once, when its newline arrives: appending each
-    piece to the bytes so far copied a long line again for every piece (a 64 MB line took seconds).
+    piece to the bytes so far copied a long line again for every piece (a 64 MB line took seconds). Of a line
+    longer than `MAX_LINE_BYTES` only the first `MAX_LINE_BYTES` + 1 bytes are kept: enough for `parse_line` to
+    refuse it, and no more memory than that however long it goes on.
     """
 
     def __init__(self) -> None:
         self.number = 0
         self.pending: list[bytes] = []
-        """The pieces of the line not finished yet (none empty)."""
+        """The pieces of the line not finished yet (none empty), at most `MAX_LINE_BYTES` + 1 bytes in all."""
+        self.kept = 0
+        """How many bytes `pending` holds."""
 
     def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
         """The lines completed by ``chunk`` (a UTF-8 byte order mark at the very start is dropped)."""
         if self.number == 0 and not self.pending and chunk.startswith(BOM):
             chunk = chunk[len(BOM) :]
         if b"\n" not in chunk:
-            if chunk:
-                self.pending.append(chunk)
+            self._keep(chunk)
             return []
         if self.pending:
-            chunk = b"".join([*self.pending, chunk])
+            end = chunk.index(b"\n")
+            self._keep(chunk[:end])
+            chunk = b"".join(self.pending) + chunk[end:]
         pieces = chunk.split(b"\n")
         rest = pieces.pop()
-        self.pending = [rest] if rest else []
+        self.pending, self.kept = [], 0
+        self._keep(rest)
         found = []
         for piece in pieces:
             self.number += 1
             if piece.strip():
-                found.append((self.number, piece))
+                found.append((self.number, piece[: MAX_LINE_BYTES + 1]))
         return found
+
+    def _keep(self, piece: bytes) -> None:
+        room = MAX_LINE_BYTES + 1 - self.kept
+        if piece and room > 0:
+            piece = piece[:room]
+            self.pending.append(piece)
+            self.kept += len(piece)
 
     def finish(self) -> list[tuple[int, bytes]]:
         """The last line, if the stream did not end with a newline."""
-        rest, self.pending = b"".join(self.pending), []
+        rest, self.pending, self.kept = b"".join(self.pending), [], 0
         if not rest.strip():
             return []
         self.number += 1
