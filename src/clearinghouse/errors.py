@@ -7,6 +7,12 @@ import datetime as dt
 from clearinghouse.db.base import utcnow
 
 
+def shortened(text: str, limit: int = 60) -> str:
+    """``text`` as a message repeats it: cut after ``limit`` characters, with an ellipsis, so that a long value
+    given (a name of ten thousand characters) makes no message of that length."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class ClearinghouseError(Exception):
     """Base of every error the application raises on purpose."""
 
