@@ -31,6 +31,10 @@ OutOption = Annotated[
 ]
 
 
+DEFAULT_QUEUE_LIMIT = 100
+"""Waiting files `vid queue` lists unless told (`--limit`)."""
+
+
 class ReportFormat(enum.StrEnum):
     """Formats of the agency's review report."""
 
@@ -179,7 +183,12 @@ def queue_command(
         list[int] | None,
         typer.Option("--file", help="Id of a waiting file (repeatable), for --open/--attach/--no-series."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Waiting files listed at most.")] = 100,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", min=1, max=1000, help="Waiting files listed at most [default: 100]; only for the listing."
+        ),
+    ] = None,
     actor: ActorOption = "cli",
     url: UrlOption = None,
 ) -> None:
@@ -194,6 +203,10 @@ def queue_command(
         raise _fail("name the files with --file ID (repeatable)")
     if file_ids and not acting:  # a listing would ignore them: say so rather than list as if they had been read
         raise _fail("--file goes with --open-series, --attach-series or --no-series (without it, the queue is listed)")
+    if limit is not None and acting:  # it bounds the listing; the files resolved are those named, all of them
+        raise _fail(
+            "--limit goes with the listing of the queue, not with --open-series, --attach-series or --no-series"
+        )
     with _unit_of_work(url) as session:
         if open_series:
             series = queue.open_series_from_queue(
@@ -207,7 +220,7 @@ def queue_command(
             count = queue.close_without_series(session=session, file_ids=file_ids or [], reason=no_series, actor=actor)
             result = {"series": None, "closed": count, "waiting": queue.count_waiting(session=session)}
         else:
-            waiting = queue.list_waiting(session=session, limit=limit)
+            waiting = queue.list_waiting(session=session, limit=limit or DEFAULT_QUEUE_LIMIT)
             result = {
                 "waiting": queue.count_waiting(session=session),
                 "files": [item.model_dump(mode="json") for item in waiting],
