@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
-from clearinghouse.hashing.transfer import FileFormat
+from clearinghouse.hashing.kinds import FileFormat
+
+# The programme's services are imported by the commands that use them: `clearinghouse` starts without them
+# (SQLAlchemy, pydantic), whichever command it runs.
 
 vid_app = typer.Typer(
     help="Victim identification: law-enforcement submissions, their review, the analyst queue and the exports.",
@@ -60,6 +62,8 @@ class TableFormat(enum.StrEnum):
 @contextmanager
 def _unit_of_work(url: str | None) -> Iterator[Any]:
     """One unit of work on the store (`Store.unit_of_work`); a refusal ends the command with its message."""
+    from pydantic import ValidationError
+
     try:
         with command_store(url) as store, store.unit_of_work() as session:
             yield session
