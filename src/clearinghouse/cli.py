@@ -69,7 +69,7 @@ def main(
         LogLevel | None,
         typer.Option(
             "--log-level",
-            help="Minimum level of log events on stderr [default: CLEARINGHOUSE_LOG_LEVEL, or INFO].",
+            help="Minimum level of log events on stderr (default: CLEARINGHOUSE_LOG_LEVEL, or INFO).",
             case_sensitive=False,
             show_default=False,
         ),

@@ -15,7 +15,7 @@ from clearinghouse.commandline import check_output, command_store, fail, output_
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing.kinds import FileFormat
 
-# The programme's services are imported by the commands that use them: `clearinghouse` starts without them
+# The program's services are imported by the commands that use them: `clearinghouse` starts without them
 # (SQLAlchemy, pydantic), whichever command it runs.
 
 vid_app = typer.Typer(
@@ -190,7 +190,10 @@ def queue_command(
     limit: Annotated[
         int | None,
         typer.Option(
-            "--limit", min=1, max=1000, help="Waiting files listed at most [default: 100]; only for the listing."
+            "--limit",
+            min=1,
+            max=1000,
+            help=f"Waiting files listed at most (default {DEFAULT_QUEUE_LIMIT}); only for the listing.",
         ),
     ] = None,
     actor: ActorOption = "cli",
