@@ -3,6 +3,7 @@ command and every setting."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,15 @@ def test_every_command_and_option_has_help() -> None:
             if getattr(parameter, "param_type_name", "") == "option" and not parameter.help:
                 missing.append(f"{' '.join(path)} {parameter.opts[0]}")
     assert missing == []
+
+
+def test_no_help_is_taken_for_rich_markup() -> None:
+    # Rich draws the help and drops "[anything]" as an unknown style: "[default: INFO]" vanished from it.
+    bracketed = []
+    for path, command in _commands(typer.main.get_command(app)):
+        texts = [command.help or "", *(getattr(parameter, "help", None) or "" for parameter in command.params)]
+        bracketed += [f"{' '.join(path)}: {text}" for text in texts if re.search(r"(?<!\\)\[[^\]]*\]", text)]
+    assert bracketed == []
 
 
 def test_readme_names_every_command() -> None:

@@ -9,6 +9,7 @@ import typer
 
 from clearinghouse import __version__
 from clearinghouse.access.cli import agencies_command, platforms_app, users_app
+from clearinghouse.commandline import PlainUsageErrors
 from clearinghouse.db.cli import db_app
 from clearinghouse.hashing.cli import banks_app, hash_command, match_command
 from clearinghouse.impact.cli import sheet_app
@@ -24,6 +25,7 @@ app = typer.Typer(
     help="Run the programs of a child-protection clearinghouse and publish its figures.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    cls=PlainUsageErrors,
 )
 app.add_typer(db_app, name="db")
 app.add_typer(sheet_app, name="sheet")
@@ -67,7 +69,7 @@ def main(
         LogLevel | None,
         typer.Option(
             "--log-level",
-            help="Minimum level of log events on stderr [default: CLEARINGHOUSE_LOG_LEVEL, or INFO].",
+            help="Minimum level of log events on stderr (default: CLEARINGHOUSE_LOG_LEVEL, or INFO).",
             case_sensitive=False,
             show_default=False,
         ),

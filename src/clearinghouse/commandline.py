@@ -7,9 +7,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from clearinghouse.db.engine import Store
@@ -21,6 +22,37 @@ def fail(message: object, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on standard error; the exit to raise (2: input the user can correct)."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+class PlainUsageErrors(TyperGroup):
+    """The `clearinghouse` group: a usage error anywhere below it (an unknown option or command, a missing argument,
+    a value an option refuses) is told as every refusal is (`fail`), in a plain line, with the command's ``--help``
+    on a second; Typer would draw it in a box. ``--help`` itself is still drawn by Rich.
+
+    Contexts are typed ``Any``: their class is in Typer's private copy of Click."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        with _plain_usage_errors():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _plain_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _plain_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except typer.TyperException as error:  # the base of Click's errors (Typer's copy of Click)
+        if type(error).__name__ == "NoArgsIsHelpError":  # a group given no command: its help is printed already
+            raise  # (Typer's own test, as the class is not public)
+        # Typer's coercion words a refused choice "Value error, ...", as pydantic does (config drops it too).
+        typer.echo(f"error: {error.format_message().replace(': Value error, ', ': ')}", err=True)
+        context = getattr(error, "ctx", None)
+        if context is not None and context.command.get_help_option(context) is not None:
+            typer.echo(f"Try '{context.command_path} {context.help_option_names[0]}' for help.", err=True)
+        raise typer.Exit(error.exit_code) from None
 
 
 def open_command_store(url: str | None, *, current: bool = True) -> Store:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from clearinghouse.db.base import utcnow
+
+def shortened(text: str, limit: int = 60) -> str:
+    """``text`` as a message repeats it: cut after ``limit`` characters, with an ellipsis, so that a long value
+    given (a name of ten thousand characters) makes no message of that length."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class ClearinghouseError(Exception):
@@ -53,7 +57,8 @@ def require_aware(field: str, value: dt.datetime) -> dt.datetime:
 def require_past(field: str, value: dt.datetime, *, now: dt.datetime | None = None) -> dt.datetime:
     """A timezone-aware value that is not in the future (a minute of clock skew is allowed)."""
     value = require_aware(field, value)
-    limit = (now or utcnow()) + dt.timedelta(minutes=1)
+    # The clock of db.base.utcnow, read here: every command imports this module, and db.base is SQLAlchemy's.
+    limit = (now or dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=1)
     if value > limit:
         raise InputError(field, "is in the future", value.isoformat())
     return value

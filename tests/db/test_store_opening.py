@@ -141,6 +141,31 @@ def test_a_refused_environment_variable_stops_every_command_with_one_line(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_home_folder_in_an_sqlite_url_is_the_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_settings: None
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)  # where SQLite would have made a folder named "~"
+    url, path = "sqlite:///~/stores/x.db", home / "stores" / "x.db"
+    refused(runner.invoke(app, ["banks", "list", "--url", url]), 1, f"no store at {path}")
+    made = runner.invoke(app, ["db", "upgrade", "--url", url])
+    assert made.exit_code == 0, made.output
+    assert revision_of(path) == head_revision()
+    assert runner.invoke(app, ["banks", "list", "--url", url]).stdout.strip() == "[]"
+    monkeypatch.setenv("CLEARINGHOUSE_DATABASE_URL", url)
+    get_settings.cache_clear()  # read once per process: as a new process would read it
+    assert f"store: {head_revision()}" in runner.invoke(app, ["db", "current"]).stdout
+    monkeypatch.delenv("CLEARINGHOUSE_DATABASE_URL")
+    monkeypatch.setenv("CLEARINGHOUSE_DATA_DIR", "~/data")
+    get_settings.cache_clear()
+    made = runner.invoke(app, ["db", "upgrade"])
+    assert made.exit_code == 0, made.output
+    assert revision_of(home / "data" / "clearinghouse.db") == head_revision()
+    assert sorted(item.name for item in tmp_path.iterdir()) == ["home"]
+
+
 def test_a_bad_log_level_is_a_usage_error(made_url: str) -> None:
     result = runner.invoke(app, ["--log-level", "LOUD", "banks", "list", "--url", made_url])
     assert result.exit_code == 2

@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from clearinghouse.impact.cli import CSV_COLUMNS, sheet_app, write_sheet
+from clearinghouse.impact.cli import csv_columns, sheet_app, write_sheet
 from clearinghouse.impact.reader import read_sheet
 from clearinghouse.impact.render import SHEET_FORMATS, SUFFIXES, SheetCheckError, SheetFormat
 
@@ -40,7 +40,7 @@ def test_read_csv(seeds_dir: Path) -> None:
     result = runner.invoke(sheet_app, ["read", "--format", "csv", *_seeds(seeds_dir)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert tuple(rows[0]) == CSV_COLUMNS
+    assert tuple(rows[0]) == csv_columns()
     by_state = {row["state"]: row for row in rows}
     assert len(rows) == 5
     north_dakota = by_state["ND"]

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from clearinghouse.db.engine import Store
 from clearinghouse.impact.tables import TABLES, NationalTable, all_tables, national_tables
-from clearinghouse.impact.tables_cli import tables_command
+from clearinghouse.impact.tables_cli import TABLE_NAMES, tables_command
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.filing import FiledReport, file_reports
 from clearinghouse.tipline.models import IncidentType, ReportSource
@@ -181,6 +181,10 @@ def test_an_unknown_table_is_refused(url: str) -> None:
     result = runner.invoke(app, ["--year", "2023", "--url", url, "--table", "nope"])
     assert result.exit_code == 2
     assert "no such table" in result.output
+
+
+def test_the_help_names_every_table_in_order() -> None:
+    assert tuple(all_tables()) == TABLE_NAMES
 
 
 def test_every_table_is_defined_in_the_metrics_page() -> None:

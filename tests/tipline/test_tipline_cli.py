@@ -15,6 +15,7 @@ from clearinghouse.access.service import create_platform
 from clearinghouse.db.engine import open_store
 from clearinghouse.tipline.cli import tipline_app
 from clearinghouse.tipline.models import Release, Report
+from tests.refusals import refused
 from tests.tipline.bulk_helpers import image, line
 
 runner = CliRunner()
@@ -66,8 +67,16 @@ def test_import_stores_processes_and_can_be_run_again(tmp_path: Path, url: str) 
 def test_an_unknown_platform_is_refused(tmp_path: Path, url: str) -> None:
     export = _export(tmp_path, [line("x")])
     result = runner.invoke(tipline_app, ["import", str(export), "--platform", "Nobody", "--url", url])
-    assert result.exit_code == 2
-    assert "no platform account named 'Nobody'" in result.output
+    refused(result, 2, "no platform account named 'Nobody'", "clearinghouse platforms add NAME")
+    assert _counts(url) == (0, 0)
+
+
+def test_an_unknown_platform_is_named_shortened(tmp_path: Path, url: str) -> None:
+    export = _export(tmp_path, [line("x")])
+    name = "Unknown Platform " + "x" * 10_000
+    result = runner.invoke(tipline_app, ["import", str(export), "--platform", name, "--url", url])
+    message = refused(result, 2, f"no platform account named {name[:60]!r}"[:-1] + "…'")
+    assert len(message) < 200, message
     assert _counts(url) == (0, 0)
 
 

@@ -184,6 +184,24 @@ def test_queue_refuses_files_without_an_action(app: typer.Typer, agency_id: Agen
     assert json.loads(run(app, "queue").stdout) == waiting
 
 
+def test_queue_limit_bounds_the_listing_and_is_refused_with_an_action(
+    app: typer.Typer, agency_id: AgencyId, tmp_path: Path
+) -> None:
+    waiting = reviewed_queue(app, agency_id, tmp_path, "C-6")
+    assert len(waiting["files"]) > 1
+    first = json.loads(run(app, "queue", "--limit", "1").stdout)
+    assert first == {"waiting": waiting["waiting"], "files": waiting["files"][:1]}
+    file_id = str(waiting["files"][0]["file_id"])
+    for action in (["--open-series", "SER-LIMIT"], ["--attach-series", "SER-TR-1"], ["--no-series", "adult"]):
+        result = run(app, "queue", *action, "--file", file_id, "--limit", "1", code=2)
+        assert result.stdout == ""
+        assert result.stderr == (
+            "error: --limit goes with the listing of the queue, not with --open-series, --attach-series or "
+            "--no-series\n"
+        )
+    assert json.loads(run(app, "queue").stdout) == waiting  # nothing was resolved
+
+
 def test_queue_closes_files_without_a_series(app: typer.Typer, agency_id: AgencyId, tmp_path: Path) -> None:
     waiting = reviewed_queue(app, agency_id, tmp_path, "C-4")
     file_id = str(waiting["files"][0]["file_id"])

@@ -1,6 +1,5 @@
-"""The store: engine, sessions (units of work), the declarative base and the migrations."""
+"""The store: engine, sessions (units of work), the declarative base and the migrations.
 
-from clearinghouse.db.base import Base, utcnow
-from clearinghouse.db.engine import Store, make_engine
-
-__all__ = ["Base", "Store", "make_engine", "utcnow"]
+Its modules are imported by name (`db.base`, `db.engine`, `db.migrate`): the package itself loads nothing, so that
+a command that needs no store (`clearinghouse --help`) does not wait for SQLAlchemy and Alembic to load.
+"""

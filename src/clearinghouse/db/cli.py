@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clearinghouse.db.migrate import current_revision, head_revision
-
 db_app = typer.Typer(help="Create, migrate and inspect the store.", no_args_is_help=True)
 console = Console()
 
@@ -26,6 +24,7 @@ def upgrade_command(url: UrlOption = None) -> None:
     """
     from clearinghouse.commandline import fail
     from clearinghouse.db.engine import open_store
+    from clearinghouse.db.migrate import current_revision
     from clearinghouse.errors import StoreError
 
     try:
@@ -40,6 +39,7 @@ def upgrade_command(url: UrlOption = None) -> None:
 def current_command(url: UrlOption = None) -> None:
     """Print the store's migration revision and the newest one this version ships (nothing is created)."""
     from clearinghouse.commandline import open_command_store
+    from clearinghouse.db.migrate import current_revision, head_revision
 
     store = open_command_store(url, current=False)
     try:

@@ -28,13 +28,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def expand_home(url: str) -> str:
+    """``url`` with the home folder of an SQLite path starting with ``~`` (``sqlite:///~/x.db``) written out, as a
+    shell would for a path: SQLite itself would read ``~`` as a folder of that name. Anything else is returned as
+    given (a text that is no URL too: `open_store` says what is wrong with it)."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return url
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or not database.startswith("~"):
+        return url
+    return parsed.set(database=str(Path(database).expanduser())).render_as_string(hide_password=False)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; an SQLite file (and its folder) is created on first use, in WAL mode."""
+    """An engine for ``url`` (``~`` expanded: `expand_home`); an SQLite file (and its folder) is created on first
+    use, in WAL mode."""
+    url = expand_home(url)
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -70,8 +86,8 @@ class Store:
     """One store: its engine and the factory of units of work over it."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
-        self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.url = expand_home(url)
+        self.engine = make_engine(self.url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         sqlite = self.engine.dialect.name == "sqlite"
         self.turn = WriteTurn(active=sqlite, database=sqlite_file(self.engine.url.database) if sqlite else None)
@@ -170,9 +186,10 @@ def open_existing_store(url: str | None = None, *, current: bool = True) -> Stor
 
 
 def _configured(url: str | None) -> str:
+    """``url``, else the configured store's, with ``~`` expanded (`expand_home`)."""
     from clearinghouse.config import get_settings
 
-    return url or get_settings().resolved_database_url
+    return expand_home(url or get_settings().resolved_database_url)
 
 
 def _where(url: sa.URL) -> str:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
-from clearinghouse.hashing import service, types
-from clearinghouse.hashing.image import hash_content
-from clearinghouse.hashing.models import BankKind
-from clearinghouse.hashing.schemas import HashQuery, ImportFormatError, ImportReport
-from clearinghouse.hashing.transfer import SUFFIXES, FileFormat, export_text, import_file
+from clearinghouse.hashing.kinds import SUFFIXES, BankKind, FileFormat
+
+if TYPE_CHECKING:
+    from clearinghouse.hashing.schemas import HashQuery, ImportReport
+
+# The hashing, the store and the matcher are imported by the commands that use them: `clearinghouse` starts
+# without them (NumPy, PDQ, SQLAlchemy), whichever command it runs.
 
 banks_app = typer.Typer(help="Manage hash banks: import, export, list and snapshot.", no_args_is_help=True)
 
@@ -32,6 +34,8 @@ def hash_command(
     files: Annotated[list[Path], typer.Argument(help="Files to hash (read into memory, never copied).")],
 ) -> None:
     """Print each file's MD5, SHA-1, SHA-256 and PDQ with its quality, as JSON."""
+    from clearinghouse.hashing.image import hash_content
+
     output = []
     for path in files:
         try:
@@ -44,6 +48,10 @@ def hash_command(
 
 def _query_for(item: str) -> tuple[HashQuery, dict[str, Any]]:
     """A lookup for a file path, ``type:value``, or a bare value whose length tells its type."""
+    from clearinghouse.hashing import types
+    from clearinghouse.hashing.image import hash_content
+    from clearinghouse.hashing.schemas import HashQuery
+
     path = Path(item)
     if path.is_file():
         hashes = hash_content(path.read_bytes())
@@ -130,6 +138,10 @@ def import_command(
     is then 1). When no record loads, nothing is stored: not even a new bank."""
     from pydantic import ValidationError
 
+    from clearinghouse.hashing import service
+    from clearinghouse.hashing.schemas import ImportFormatError
+    from clearinghouse.hashing.transfer import import_file
+
     if bank.strip() in RESERVED_BANKS:
         raise fail(f"bank: {bank.strip()!r} is the victim-identification analysts' own bank; choose another name", 1)
     try:
@@ -167,6 +179,8 @@ class _NothingLoaded(Exception):
 @banks_app.command("list")
 def list_command(url: UrlOption = None) -> None:
     """Print every bank with its kind, source and numbers of entries and hashes, as JSON."""
+    from clearinghouse.hashing import service
+
     with command_store(url) as store, store.unit_of_work() as session:
         banks = service.list_banks(session=session)
     _echo_json([bank.model_dump(mode="json") for bank in banks])
@@ -185,6 +199,9 @@ def export_command(
     url: UrlOption = None,
 ) -> None:
     """Write a bank as VICS JSON or CSV."""
+    from clearinghouse.hashing import service
+    from clearinghouse.hashing.transfer import export_text
+
     chosen = output_format(file_format, output, FileFormat.VICS, SUFFIXES)
     check_output(output)
     try:

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clearinghouse.db.base import Base, BigId, CreatedMixin, IdMixin, JSONType, UTCDateTime, utcnow
-
-
-class BankKind(enum.StrEnum):
-    """What a bank's hashes mean when a reported file matches them."""
-
-    KNOWN_ABUSE = "known_abuse"
-    """Content already confirmed as child sexual abuse material."""
-    IDENTIFIED_SERIES = "identified_series"
-    """Content of a series whose child has been identified (victim identification uses these)."""
-    ALLOW_LIST = "allow_list"
-    """Benign content that must never be reported as a match (it suppresses matches of the same file)."""
+from clearinghouse.hashing.kinds import BankKind as BankKind  # re-exported: it was defined here once
 
 
 class HashBank(IdMixin, CreatedMixin, Base):

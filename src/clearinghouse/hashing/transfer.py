@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 from pathlib import Path
 
@@ -10,27 +9,10 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.errors import InputError
 from clearinghouse.hashing import csvio, service, vics
+from clearinghouse.hashing.kinds import SUFFIXES as SUFFIXES  # re-exported: they were defined here once
+from clearinghouse.hashing.kinds import FileFormat as FileFormat
 from clearinghouse.hashing.models import HashBank
 from clearinghouse.hashing.schemas import EntryIn, ImportReport, RowError
-
-
-class FileFormat(enum.StrEnum):
-    """Formats of bank files."""
-
-    VICS = "vics"
-    CSV = "csv"
-
-    @classmethod
-    def of(cls, path: Path) -> FileFormat:
-        """The format a file's name implies (`SUFFIXES`)."""
-        found = SUFFIXES.get(path.suffix.lower())
-        if found is None:
-            raise InputError("format", "cannot tell the format from the file name; give vics or csv", path.name)
-        return found
-
-
-SUFFIXES = {".json": FileFormat.VICS, ".csv": FileFormat.CSV}
-"""The format of a bank file by its extension: ``.json`` is VICS, ``.csv`` is CSV."""
 
 
 def parse(text: str, file_format: FileFormat) -> tuple[list[EntryIn], list[RowError]]:

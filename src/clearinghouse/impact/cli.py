@@ -14,13 +14,17 @@ import tempfile
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from clearinghouse.impact.figures import STATE_FIGURE_NAMES, StateSheet
-from clearinghouse.impact.reader import NATIONAL_FIGURE_NAMES, ReadResult, read_sheet
-from clearinghouse.impact.render import SheetFormat, render_sheet_bytes
+if TYPE_CHECKING:
+    from clearinghouse.impact.figures import StateSheet
+    from clearinghouse.impact.reader import ReadResult
+    from clearinghouse.impact.render import SheetFormat
+
+# The reader and the renderer (pydantic, Jinja, WeasyPrint) are imported where they are used: `clearinghouse`
+# starts without them, whichever command it runs.
 
 sheet_app = typer.Typer(
     help="State data sheets: read published or rendered sheets back into figures.",
@@ -35,16 +39,13 @@ class ReadFormat(StrEnum):
     CSV = "csv"
 
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "source",
-    "state",
-    "state_name",
-    "year",
-    *STATE_FIGURE_NAMES,
-    *(f"national_{name}" for name in NATIONAL_FIGURE_NAMES),
-    "problems",
-)
-"""Columns of `sheet read --format csv`: one row per sheet; empty cells for figures a sheet does not state."""
+def csv_columns() -> tuple[str, ...]:
+    """Columns of `sheet read --format csv`: one row per sheet; empty cells for figures a sheet does not state."""
+    from clearinghouse.impact.figures import STATE_FIGURE_NAMES
+    from clearinghouse.impact.reader import NATIONAL_FIGURE_NAMES
+
+    national = (f"national_{name}" for name in NATIONAL_FIGURE_NAMES)
+    return ("source", "state", "state_name", "year", *STATE_FIGURE_NAMES, *national, "problems")
 
 
 @sheet_app.callback()
@@ -76,6 +77,8 @@ def read_command(
     ] = ReadFormat.JSON,
 ) -> None:
     """Read sheets into figures and list each one's problems (the exit code is 0 even with problems)."""
+    from clearinghouse.impact.reader import read_sheet
+
     results = [read_sheet(path) for path in files]
     typer.echo(results_as_csv(results) if output_format is ReadFormat.CSV else results_as_json(results), nl=False)
 
@@ -86,9 +89,9 @@ def results_as_json(results: Iterable[ReadResult]) -> str:
 
 
 def results_as_csv(results: Iterable[ReadResult]) -> str:
-    """Read results as CSV with a header row: one row per sheet, columns as :data:`CSV_COLUMNS`."""
+    """Read results as CSV with a header row: one row per sheet, columns as :func:`csv_columns`."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=csv_columns(), lineterminator="\n")
     writer.writeheader()
     for result in results:
         row: dict[str, object] = {
@@ -113,6 +116,8 @@ def write_sheet(sheet: StateSheet, fmt: SheetFormat, out_path: Path) -> Path:
     a half-written sheet where a published one is expected. Raises :class:`~clearinghouse.impact.render.
     SheetCheckError` (and writes nothing) when the rendered sheet fails its check.
     """
+    from clearinghouse.impact.render import render_sheet_bytes
+
     data = render_sheet_bytes(sheet, fmt)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)

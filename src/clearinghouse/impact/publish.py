@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
-from rich.progress import track
-from sqlalchemy.orm import Session
 
-from clearinghouse.geo.models import Jurisdiction, JurisdictionKind
 from clearinghouse.impact.cli import sheet_app, write_sheet
-from clearinghouse.impact.figures import StateSheet
-from clearinghouse.impact.metrics import national_figures, state_figures
-from clearinghouse.impact.render import SheetFormat
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from clearinghouse.impact.figures import StateSheet
+    from clearinghouse.impact.render import SheetFormat
+
+# The store's models and the metrics are imported where they are used: `clearinghouse` starts without them
+# (SQLAlchemy), whichever command it runs.
 
 console = Console(stderr=True)
 
@@ -30,17 +32,22 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
-SHEET_KINDS = (JurisdictionKind.STATE, JurisdictionKind.DISTRICT, JurisdictionKind.TERRITORY)
-
-
 def build_sheet(session: Session, state: str, year: int) -> StateSheet:
     """The sheet of ``state`` for ``year``, every figure counted from the store."""
+    from clearinghouse.impact.figures import StateSheet
+    from clearinghouse.impact.metrics import national_figures, state_figures
+
     return StateSheet(state=state_figures(session, state, year), national=national_figures(session, year))
 
 
 def sheet_states(session: Session) -> list[str]:
     """Every jurisdiction that gets a sheet: the states, DC and the territories."""
-    query = sa.select(Jurisdiction.code).where(Jurisdiction.kind.in_(SHEET_KINDS)).order_by(Jurisdiction.code)
+    import sqlalchemy as sa
+
+    from clearinghouse.geo.models import Jurisdiction, JurisdictionKind
+
+    kinds = (JurisdictionKind.STATE, JurisdictionKind.DISTRICT, JurisdictionKind.TERRITORY)
+    query = sa.select(Jurisdiction.code).where(Jurisdiction.kind.in_(kinds)).order_by(Jurisdiction.code)
     return list(session.scalars(query))
 
 
@@ -102,6 +109,8 @@ def all_command(
     url: UrlOption = None,
 ) -> None:
     """Write every state's, DC's and every territory's sheet for a year into a folder."""
+    from rich.progress import track
+
     from clearinghouse.commandline import command_store, make_folder, writing
 
     chosen: list[SheetFormat] = [f.value for f in formats] if formats else ["md", "html", "pdf"]

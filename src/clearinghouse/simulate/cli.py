@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from clearinghouse.impact.figures import STATE_FIGURE_NAMES, StateSheet
+if TYPE_CHECKING:
+    from clearinghouse.impact.figures import StateSheet
 
 console = Console()
 
 
 def _published(sheet: StateSheet, published: dict[str, int]) -> list[tuple[str, int, int]]:
+    from clearinghouse.impact.figures import STATE_FIGURE_NAMES
+
     generated = sheet.state
     rows = []
     for name in STATE_FIGURE_NAMES:

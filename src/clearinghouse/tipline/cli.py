@@ -85,7 +85,8 @@ def import_command(
     run again. Refused lines are listed with their line number and reasons; the exit code is then 1.
     """
     from clearinghouse.access.service import find_platform
-    from clearinghouse.commandline import command_store
+    from clearinghouse.commandline import command_store, fail
+    from clearinghouse.errors import shortened
     from clearinghouse.tipline.bulk import import_lines, numbered_lines
     from clearinghouse.tipline.onepass import Processing
 
@@ -93,11 +94,9 @@ def import_command(
         with store.session() as session:
             account = find_platform(session=session, name=platform)
         if account is None:
-            console.print(
-                f"[red]no platform account named {escape(platform)!r}[/]: create it with "
-                "`clearinghouse platforms add NAME`"
+            raise fail(
+                f"no platform account named {shortened(platform)!r}; create it with: clearinghouse platforms add NAME"
             )
-            raise typer.Exit(code=2)
         # A pipe or a terminal can be read only once: its lines are not counted ahead (no total on the bar).
         total = _count_lines(file) if file.is_file() else None
         # Processed in the same pass (onepass), or left in the pipeline's queue with --no-process.

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
-from clearinghouse.hashing.transfer import FileFormat
+from clearinghouse.hashing.kinds import FileFormat
+
+# The program's services are imported by the commands that use them: `clearinghouse` starts without them
+# (SQLAlchemy, pydantic), whichever command it runs.
 
 vid_app = typer.Typer(
     help="Victim identification: law-enforcement submissions, their review, the analyst queue and the exports.",
@@ -29,6 +31,10 @@ ActorOption = Annotated[str, typer.Option("--actor", help="Who is acting, as rec
 OutOption = Annotated[
     Path | None, typer.Option("--out", "-o", help="Write to this file instead of standard output.", dir_okay=False)
 ]
+
+
+DEFAULT_QUEUE_LIMIT = 100
+"""Waiting files `vid queue` lists unless told (`--limit`)."""
 
 
 class ReportFormat(enum.StrEnum):
@@ -56,6 +62,8 @@ class TableFormat(enum.StrEnum):
 @contextmanager
 def _unit_of_work(url: str | None) -> Iterator[Any]:
     """One unit of work on the store (`Store.unit_of_work`); a refusal ends the command with its message."""
+    from pydantic import ValidationError
+
     try:
         with command_store(url) as store, store.unit_of_work() as session:
             yield session
@@ -179,7 +187,15 @@ def queue_command(
         list[int] | None,
         typer.Option("--file", help="Id of a waiting file (repeatable), for --open/--attach/--no-series."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Waiting files listed at most.")] = 100,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            max=1000,
+            help=f"Waiting files listed at most (default {DEFAULT_QUEUE_LIMIT}); only for the listing.",
+        ),
+    ] = None,
     actor: ActorOption = "cli",
     url: UrlOption = None,
 ) -> None:
@@ -194,6 +210,10 @@ def queue_command(
         raise _fail("name the files with --file ID (repeatable)")
     if file_ids and not acting:  # a listing would ignore them: say so rather than list as if they had been read
         raise _fail("--file goes with --open-series, --attach-series or --no-series (without it, the queue is listed)")
+    if limit is not None and acting:  # it bounds the listing; the files resolved are those named, all of them
+        raise _fail(
+            "--limit goes with the listing of the queue, not with --open-series, --attach-series or --no-series"
+        )
     with _unit_of_work(url) as session:
         if open_series:
             series = queue.open_series_from_queue(
@@ -207,7 +227,7 @@ def queue_command(
             count = queue.close_without_series(session=session, file_ids=file_ids or [], reason=no_series, actor=actor)
             result = {"series": None, "closed": count, "waiting": queue.count_waiting(session=session)}
         else:
-            waiting = queue.list_waiting(session=session, limit=limit)
+            waiting = queue.list_waiting(session=session, limit=limit or DEFAULT_QUEUE_LIMIT)
             result = {
                 "waiting": queue.count_waiting(session=session),
                 "files": [item.model_dump(mode="json") for item in waiting],
