@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from clearinghouse.db.engine import Store
 from clearinghouse.db.migrate import current_revision, head_revision
 from clearinghouse.db.models import metadata
+from clearinghouse.db.revisions import HEAD_REVISION
 
 
 def test_migrations_reach_head_and_match_models(tmp_path: object, any_store: Store) -> None:
@@ -40,3 +41,8 @@ def test_every_migration_downgrades_and_upgrades_again(any_store: Store) -> None
     assert current_revision(any_store.engine) is None
     command.upgrade(config, "head")
     assert current_revision(any_store.engine) == head_revision()
+
+
+def test_the_newest_revision_written_out_is_the_newest_migration() -> None:
+    # Opening a store compares its revision with HEAD_REVISION, not with Alembic's (which takes loading Alembic).
+    assert head_revision() == HEAD_REVISION

@@ -17,6 +17,7 @@ from clearinghouse.cli import app
 from clearinghouse.config import get_settings
 from clearinghouse.db.engine import Store
 from clearinghouse.db.migrate import current_revision, head_revision, upgrade
+from clearinghouse.db.revisions import HEAD_REVISION
 from tests.refusals import refused
 from tests.web.live import free_port
 
@@ -106,6 +107,19 @@ def test_a_store_of_a_newer_version_is_refused_even_by_db_upgrade(made_url: str)
     current = runner.invoke(app, ["db", "current", "--url", made_url])  # reading the revision is still allowed
     assert current.exit_code == 0
     assert "store: 9999" in current.stdout
+
+
+def test_a_store_recording_two_revisions_is_refused_by_name(made_url: str) -> None:
+    path = Path(made_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO alembic_version (version_num) VALUES ('0001')")
+    for command in (["banks", "list"], ["db", "upgrade"]):
+        refused(
+            runner.invoke(app, [*command, "--url", made_url]),
+            1,
+            str(path),
+            f"more than one revision recorded (0001, {HEAD_REVISION})",
+        )
 
 
 def test_urls_that_name_no_usable_database_are_refused_by_name(tmp_path: Path) -> None:

@@ -39,10 +39,11 @@ def upgrade_command(url: UrlOption = None) -> None:
 def current_command(url: UrlOption = None) -> None:
     """Print the store's migration revision and the newest one this version ships (nothing is created)."""
     from clearinghouse.commandline import open_command_store
-    from clearinghouse.db.migrate import current_revision, head_revision
+    from clearinghouse.db.revisions import HEAD_REVISION, recorded_revision
 
     store = open_command_store(url, current=False)
     try:
-        console.print(f"store: {current_revision(store.engine)}  newest: {head_revision()}")
+        with store.engine.connect() as connection:
+            console.print(f"store: {recorded_revision(connection)}  newest: {HEAD_REVISION}")
     finally:
         store.dispose()

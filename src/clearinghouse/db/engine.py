@@ -248,8 +248,7 @@ def _check_sqlite_file(parsed: sa.URL, url: str | None, *, create: bool) -> None
 @contextmanager
 def _reaching(parsed: sa.URL) -> Iterator[None]:
     """What stops a store being reached or read, as a `StoreError` naming it."""
-    from alembic.util.exc import CommandError
-
+    from clearinghouse.db.revisions import SeveralRevisions
     from clearinghouse.errors import StoreError
 
     where = _where(parsed)
@@ -259,7 +258,7 @@ def _reaching(parsed: sa.URL) -> Iterator[None]:
         raise StoreError(f"{where}: no driver {parsed.drivername!r} here ({error})") from None
     except sa.exc.DBAPIError as error:  # unreachable, refused, not a database file
         raise StoreError(f"cannot open the store at {where}: {' '.join(str(error.orig).split())}") from None
-    except CommandError as error:  # more than one revision recorded
+    except SeveralRevisions as error:
         raise StoreError(f"{where}: {error}") from None
     except OSError as error:  # the SQLite file's folder could not be made
         raise StoreError(f"cannot create the store at {where}: {error.strerror or error}") from None
@@ -268,15 +267,16 @@ def _reaching(parsed: sa.URL) -> Iterator[None]:
 def _state(parsed: sa.URL) -> tuple[str | None, list[str]]:
     """The revision of the database at ``parsed``; and, when it has none, the tables it holds (another
     application's, if any). Read through a plain connection: `Store`'s would switch an SQLite file to WAL."""
-    from clearinghouse.db.migrate import current_revision
+    from clearinghouse.db.revisions import recorded_revision
 
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
         return None, []  # a new file, for `open_store` to create
     with _reaching(parsed):
         probe = sa.create_engine(parsed, poolclass=NullPool)
         try:
-            revision = current_revision(probe)
-            return revision, [] if revision is not None else sa.inspect(probe).get_table_names()
+            with probe.connect() as connection:
+                revision = recorded_revision(connection)
+                return revision, [] if revision is not None else sa.inspect(connection).get_table_names()
         finally:
             probe.dispose()
 
@@ -306,15 +306,16 @@ def _require_known(parsed: sa.URL, revision: str) -> None:
 
 
 def _require_current(parsed: sa.URL, revision: str | None, tables: list[str], url: str | None) -> None:
-    from clearinghouse.db.migrate import head_revision
+    from clearinghouse.db.revisions import HEAD_REVISION as head
     from clearinghouse.errors import StoreError
 
     if revision is None and tables:
         raise _foreign(parsed, tables)
     if revision is None:
         raise StoreError(f"{_where(parsed)} is empty; create the store with: {_upgrade_hint(url, parsed)}")
+    if revision == head:
+        return  # the usual case, decided without loading Alembic
     _require_known(parsed, revision)
-    head = head_revision()
     if revision != head:
         raise StoreError(
             f"{_where(parsed)} is at revision {revision}, older than this version's {head}; "
