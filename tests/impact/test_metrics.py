@@ -28,6 +28,7 @@ from clearinghouse.response.schemas import ActivationCreate
 from clearinghouse.support import service as support
 from clearinghouse.support.models import ContactChannel, RecipientKind
 from clearinghouse.support.schemas import PeerContactCreate, RecipientCreate, ReferralCreate
+from clearinghouse.tipline import availability
 from clearinghouse.tipline import service as tipline
 from clearinghouse.tipline.models import IncidentType, ReportSource
 from clearinghouse.trafficking import service as trafficking
@@ -58,7 +59,7 @@ def released_report(session: Session, received: dt.datetime, releases: list[tupl
     )
     tipline.finish_report(session=session, report_id=report.id, actor="test", at=received)
     for state, when in releases:
-        tipline.release_to_jurisdiction(
+        availability.release_to_jurisdiction(
             session=session,
             report_id=report.id,
             jurisdiction_code=state,

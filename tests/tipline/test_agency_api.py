@@ -18,7 +18,7 @@ from clearinghouse.access.service import create_user, set_user_active
 from clearinghouse.cli import app as cli_app
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.models import Agency, AgencyKind
-from clearinghouse.tipline import service
+from clearinghouse.tipline import availability
 from clearinghouse.tipline.onepass import Processing
 from tests.tipline.bulk_helpers import doc, image, line, ready, report_by_ref, send
 from tests.web.live import LiveServer, add_platform
@@ -234,15 +234,15 @@ def test_made_available_lists_each_report_once_and_visibility_follows_releases(
             sa.select(Agency).where(Agency.jurisdiction_code == "NY", Agency.kind == AgencyKind.STATE_LAW_ENFORCEMENT)
         ).first()
         assert other_ny is not None
-        service.release_to_jurisdiction(
+        availability.release_to_jurisdiction(
             session=session, report_id=report_id, jurisdiction_code="NY", agencies=[other_ny], actor="t", reason="also"
         )
         local = other_ny.id
     with target.session() as session:
-        listed = service.made_available_to(session=session, jurisdiction_code="NY")
+        listed = availability.made_available_to(session=session, jurisdiction_code="NY")
         assert [item.report.id for item in listed] == [report_id]  # two releases there, listed once
-        assert service.made_available_to(session=session, jurisdiction_code="NY", after=listed[0].release_id) == []
-        assert service.visible_to_agency(session=session, report_id=report_id, agency_id=local)
-        assert not service.visible_to_agency(session=session, report_id=report_id, agency_id=_agency(target, "CA"))
+        assert availability.made_available_to(session=session, jurisdiction_code="NY", after=listed[0].release_id) == []
+        assert availability.visible_to_agency(session=session, report_id=report_id, agency_id=local)
+        assert not availability.visible_to_agency(session=session, report_id=report_id, agency_id=_agency(target, "CA"))
         social = _agency(target, "NY", AgencyKind.SOCIAL_SERVICES)
-        assert not service.visible_to_agency(session=session, report_id=report_id, agency_id=social)
+        assert not availability.visible_to_agency(session=session, report_id=report_id, agency_id=social)

@@ -15,10 +15,10 @@ from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.models import Agency
 from clearinghouse.tipline import pipeline, queue
+from clearinghouse.tipline.availability import release_to_jurisdiction
 from clearinghouse.tipline.matching import FileHashes
 from clearinghouse.tipline.models import Bundle, Classification, Release, Report, ReportFile
 from clearinghouse.tipline.priority import Priority
-from clearinghouse.tipline.service import release_to_jurisdiction
 from tests.tipline.bulk_helpers import ENTICEMENT, T0, doc, image, line, md5, ready, releases_of, report_by_ref, send
 
 

@@ -24,7 +24,7 @@ from clearinghouse.access import audit
 from clearinghouse.access.models import PlatformAccount, Role
 from clearinghouse.errors import NotFound
 from clearinghouse.geo.models import Agency
-from clearinghouse.tipline import service
+from clearinghouse.tipline import availability
 from clearinghouse.tipline.models import Bundle, Release, Report, ReportFile
 from clearinghouse.web.auth import UserPrincipal
 from clearinghouse.web.deps import ContextDep, SessionDep, UserDep
@@ -200,7 +200,9 @@ def list_made_available(
         return officer
     agency_id, jurisdiction = officer
     with context.writing(session):
-        found = service.made_available_to(session=session, jurisdiction_code=jurisdiction, after=after, limit=limit)
+        found = availability.made_available_to(
+            session=session, jurisdiction_code=jurisdiction, after=after, limit=limit
+        )
         reports = [item.report for item in found]
         platforms = _platform_names(session, reports)
         bundles = _bundle_sizes(session, reports)
@@ -330,12 +332,14 @@ def read_made_available(
     agency_id, jurisdiction = officer
     try:
         with context.writing(session):
-            report = service.read_report(session=session, report_id=report_id, reader=user.actor, agency_id=agency_id)
+            report = availability.read_report(
+                session=session, report_id=report_id, reader=user.actor, agency_id=agency_id
+            )
             detail = _detail(session, report, jurisdiction)
     except NotFound:
         # The refusal `read_report` recorded was rolled back with the read: recorded again, on its own.
         with context.writing(session):
-            service.record_refused_read(
+            availability.record_refused_read(
                 session=session, report_id=report_id, reader=user.actor, agency_id=agency_id, at=context.clock()
             )
         return problem(404, "No such report", f"report {report_id} was not made available to {jurisdiction}")

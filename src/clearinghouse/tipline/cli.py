@@ -201,7 +201,7 @@ def release_command(
     from clearinghouse.errors import Conflict, InputError, NotFound
     from clearinghouse.geo.models import Agency
     from clearinghouse.geo.service import require_jurisdiction, task_forces_for
-    from clearinghouse.tipline.service import release_to_jurisdiction
+    from clearinghouse.tipline.availability import release_to_jurisdiction
 
     try:
         with command_store(url) as store, store.unit_of_work() as session:
@@ -246,7 +246,7 @@ def show_command(
     from clearinghouse.commandline import command_store
     from clearinghouse.errors import NotFound
     from clearinghouse.tipline.agency_api import full_report
-    from clearinghouse.tipline.service import read_report
+    from clearinghouse.tipline.availability import read_report
 
     try:
         with command_store(url) as store, store.unit_of_work() as session:

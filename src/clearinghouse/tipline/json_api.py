@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearinghouse.errors import NotFound
-from clearinghouse.tipline import service
+from clearinghouse.tipline import availability, service
 from clearinghouse.tipline.bulk import HOLDS_NUL
 from clearinghouse.tipline.filing import FileDigest, FiledReport, file_prepared, prepare
 from clearinghouse.tipline.intake import NotYours, file_details_of
@@ -194,7 +194,7 @@ def get_report(
             report = service.get_report(session=session, report_id=report_id)
             if report.platform_id != platform.id:
                 raise NotYours(report_id)
-            service.read_report(session=session, report_id=report_id, reader=platform.actor)
+            availability.read_report(session=session, report_id=report_id, reader=platform.actor)
     except NotFound:
         missing = int(ResponseCode.REPORT_DOES_NOT_EXIST)
         return problem(404, "No such report", f"report {report_id} does not exist", code=missing)

@@ -5,7 +5,7 @@ to the federal liaisons and INTL to the international liaison. A state with no a
 its other active law-enforcement agencies, and failing those to FED, so no report is released to nobody
 (the same rule as `geo.service.task_forces_for`, read here once per batch instead of once per report).
 Releasing is idempotent: an agency that already has the report is not given it again. A report can later be
-released to another jurisdiction too (`service.release_to_jurisdiction`); each release is its own row.
+released to another jurisdiction too (`availability.release_to_jurisdiction`); each release is its own row.
 """
 
 from __future__ import annotations
