@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from clearinghouse.access.service import create_platform
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.agencies import seed_directory
-from clearinghouse.tipline.bulk import BulkSummary, import_lines, numbered_lines
+from clearinghouse.tipline.bulk import BulkSummary, import_lines
+from clearinghouse.tipline.lines import numbered_lines
 from clearinghouse.tipline.models import Release, Report
 from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
 

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 
 from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.engine import Store
-from clearinghouse.tipline.bulk import MAX_LINE_BYTES, TOO_LONG, BulkLine, numbered_lines, parse_line
+from clearinghouse.tipline.bulk import BulkLine, parse_line
 from clearinghouse.tipline.filing import FiledReport, file_reports
+from clearinghouse.tipline.lines import MAX_LINE_BYTES, TOO_LONG, numbered_lines
 from clearinghouse.tipline.models import FileKind, Report, ReportFile, ReportStatus
 from clearinghouse.tipline.onepass import Processing
 from clearinghouse.tipline.wire_schemas import MAX_ENTRIES, MAX_REPORT_ENTRIES, TOO_MANY_ENTRIES, ReportIntake

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clearinghouse.tipline.bulk import BOM, MAX_LINE_BYTES, LineSplitter, numbered_lines
+from clearinghouse.tipline.lines import BOM, MAX_LINE_BYTES, LineSplitter, numbered_lines
 
 
 def test_the_pieces_of_an_unfinished_line_are_kept_as_they_came() -> None:

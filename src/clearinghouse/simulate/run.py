@@ -26,7 +26,8 @@ from clearinghouse.simulate.plan import YearPlan
 from clearinghouse.simulate.programs import CaseWork, Directory
 from clearinghouse.simulate.tipline_feed import PLATFORMS, PlatformBatchItem, TiplineTraffic, simulated_clock
 from clearinghouse.tipline import pipeline
-from clearinghouse.tipline.bulk import import_lines, numbered_lines
+from clearinghouse.tipline.bulk import import_lines
+from clearinghouse.tipline.lines import numbered_lines
 from clearinghouse.tipline.onepass import Processing
 from clearinghouse.tipline.service import expire_stale
 

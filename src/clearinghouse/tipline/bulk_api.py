@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.logs import get_logger
-from clearinghouse.tipline.bulk import CHUNK_LINES, BulkSummary, LineSplitter, parse_chunk, store_chunk
+from clearinghouse.tipline.bulk import CHUNK_LINES, BulkSummary, parse_chunk, store_chunk
+from clearinghouse.tipline.lines import LineSplitter
 from clearinghouse.web.auth import PlatformPrincipal
 from clearinghouse.web.bodies import BodyRefused, bounded_chunks
 from clearinghouse.web.context import WebContext

@@ -87,7 +87,8 @@ def import_command(
     from clearinghouse.access.service import find_platform
     from clearinghouse.commandline import command_store, fail
     from clearinghouse.errors import shortened
-    from clearinghouse.tipline.bulk import import_lines, numbered_lines
+    from clearinghouse.tipline.bulk import import_lines
+    from clearinghouse.tipline.lines import numbered_lines
     from clearinghouse.tipline.onepass import Processing
 
     with command_store(url) as store:
