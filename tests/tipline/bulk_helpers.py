@@ -16,6 +16,7 @@ from clearinghouse.tipline.bulk import BulkSummary, import_lines
 from clearinghouse.tipline.lines import numbered_lines
 from clearinghouse.tipline.models import Release, Report
 from clearinghouse.tipline.wire_schemas import MAX_ENTRIES
+from tests.tipline import factories
 
 CP = "Child Pornography (possession, manufacture, and distribution)"
 ENTICEMENT = "Online Enticement of Children for Sexual Acts"
@@ -41,12 +42,7 @@ def doc(
 def crowd(entries: int) -> list[dict[str, Any]]:
     """Reported persons with linked accounts, `entries` list entries in all (each person and each account is
     one), every list within its own bound: a report's `reported_persons`."""
-    persons = []
-    while entries > 0:
-        accounts = min(entries - 1, MAX_ENTRIES)
-        persons.append({"associated_accounts": [{"type": "Other"}] * accounts})
-        entries -= 1 + accounts
-    return persons
+    return factories.crowd(entries, MAX_ENTRIES, accounts_key="associated_accounts", account={"type": "Other"})
 
 
 def md5(n: int) -> str:

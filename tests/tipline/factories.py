@@ -79,13 +79,17 @@ def reporter(fake: Faker) -> dict[str, Any]:
     return {"reportingPerson": company, "legalURL": fake.url()}
 
 
-def crowd(entries: int, per_list: int = 1000) -> list[dict[str, Any]]:
-    """`personOrUserReported` elements with linked accounts, `entries` repeated elements in all (each person and
-    each account is one), none repeated more than `per_list` times in one place."""
+def crowd(
+    entries: int, per_list: int = 1000, *, accounts_key: str = "associatedAccount", account: Any = None
+) -> list[dict[str, Any]]:
+    """Reported persons with linked accounts, `entries` entries in all (each person and each account is one),
+    none repeated more than `per_list` times in one place: `personOrUserReported` elements by default, or in
+    another shape by naming its accounts' key and an account (the JSON intake's, say)."""
+    one = {"@type": "Other"} if account is None else account
     persons = []
     while entries > 0:
         accounts = min(entries - 1, per_list)
-        persons.append({"associatedAccount": [{"@type": "Other"}] * accounts})
+        persons.append({accounts_key: [one] * accounts})
         entries -= 1 + accounts
     return persons
 

@@ -316,8 +316,7 @@ def _require_current(parsed: sa.URL, revision: str | None, tables: list[str], ur
     if revision == head:
         return  # the usual case, decided without loading Alembic
     _require_known(parsed, revision)
-    if revision != head:
-        raise StoreError(
-            f"{_where(parsed)} is at revision {revision}, older than this version's {head}; "
-            f"migrate it with: {_upgrade_hint(url, parsed)}"
-        )
+    raise StoreError(
+        f"{_where(parsed)} is at revision {revision}, older than this version's {head}; "
+        f"migrate it with: {_upgrade_hint(url, parsed)}"
+    )

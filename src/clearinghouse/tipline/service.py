@@ -367,6 +367,21 @@ def set_file_details(
     return file
 
 
+def _changed(
+    session: Session, report_id: int, values: dict[str, Any], *, actor: str, action: str, at: dt.datetime
+) -> Report:
+    """The report after a lifecycle UPDATE wrote ``values``, audited as ``action``: the session's copy brought up
+    to date, or one holding only what was written (any other attribute loads on first access)."""
+    report: Report | None = _loaded(session, Report, report_id)
+    if report is None:
+        report = Report(id=report_id, **values)
+        _attach(session, report)
+    else:
+        _sync(report, values)
+    _audit(session=session, actor=actor, action=action, report_id=report_id, at=at)
+    return report
+
+
 def finish_report(
     *,
     session: Session,
@@ -383,37 +398,21 @@ def finish_report(
     checked that the report is open (`check_open`).
     """
     now = at or utcnow()
-    values = {"status": ReportStatus.FINISHED, "received_at": now, "last_changed_at": now}
+    values: dict[str, Any] = {"status": ReportStatus.FINISHED, "received_at": now, "last_changed_at": now}
     if location_evidence is None:
         _change_open(session, report_id, _FINISH, now=now, checked=checked)
     else:
         statement = _FINISH_WITH_CLUES[session.connection().dialect.name]
         _change_open(session, report_id, statement, now=now, checked=checked, more={"evidence": location_evidence})
-    report: Report | None = _loaded(session, Report, report_id)
-    if report is None:
-        # Only what was just written; any other attribute loads on first access.
-        report = Report(id=report_id, **values)
-        _attach(session, report)
-    else:
-        _sync(report, values)
-    _audit(session=session, actor=actor, action="report.finished", report_id=report_id, at=now)
-    return report
+    return _changed(session, report_id, values, actor=actor, action="report.finished", at=now)
 
 
 def retract_report(*, session: Session, report_id: int, actor: str, at: dt.datetime | None = None) -> Report:
     """Cancel an open report; it is kept as retracted and never counted."""
     now = at or utcnow()
-    values = {"status": ReportStatus.RETRACTED, "retracted_at": now, "last_changed_at": now}
+    values: dict[str, Any] = {"status": ReportStatus.RETRACTED, "retracted_at": now, "last_changed_at": now}
     _change_open(session, report_id, _RETRACT, now=now)
-    report: Report | None = _loaded(session, Report, report_id)
-    if report is None:
-        # Only what was just written; any other attribute loads on first access.
-        report = Report(id=report_id, **values)
-        _attach(session, report)
-    else:
-        _sync(report, values)
-    _audit(session=session, actor=actor, action="report.retracted", report_id=report_id, at=now)
-    return report
+    return _changed(session, report_id, values, actor=actor, action="report.retracted", at=now)
 
 
 def expire_stale(*, session: Session, now: dt.datetime | None = None) -> int:
