@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
+from clearinghouse.commandline import MAX_ID
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -151,6 +153,8 @@ def add_user_command(
         int | None,
         typer.Option(
             "--agency",
+            min=1,
+            max=MAX_ID,
             help="Id of the user's agency (`clearinghouse agencies`); law enforcement and "
             "social services only. Its jurisdiction decides what an officer sees.",
         ),
