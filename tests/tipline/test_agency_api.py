@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from clearinghouse.access.audit import history
 from clearinghouse.access.models import AuditEvent, Role
-from clearinghouse.access.service import set_user_active
+from clearinghouse.access.service import new_user_password, set_user_active
 from clearinghouse.cli import app as cli_app
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.models import Agency, AgencyKind
 from clearinghouse.tipline import availability
 from clearinghouse.tipline.onepass import Processing
-from tests.tipline.agency_helpers import add_user, agency_of, officer
+from tests.tipline.agency_helpers import add_user, agency_of, officer, set_agency_active
 from tests.tipline.bulk_helpers import doc, image, line, ready, report_by_ref, send
 from tests.web.live import LiveServer, add_platform
 
@@ -236,3 +236,45 @@ def test_made_available_lists_each_report_once_and_visibility_follows_releases(
         )
         social = agency_of(target, "NY", AgencyKind.SOCIAL_SERVICES)
         assert not availability.visible_to_agency(session=session, report_id=report_id, agency_id=social)
+
+
+def test_an_inactive_agency_or_a_deactivated_officer_is_shut_out_at_once(
+    store: Store, filed: dict[str, int], as_officer: Any, live: LiveServer
+) -> None:
+    email, password = officer(store, "NY")
+    ny = as_officer((email, password))
+    assert ny.get("reports").status_code == 200  # the credentials are now cached in the worker
+    agency = agency_of(store, "NY")
+    set_agency_active(store, agency, False)
+    listed = ny.get("reports")
+    assert listed.status_code == 403, listed.text
+    assert listed.json()["title"] == "Agency not active"
+    assert "New York ICAC Task Force" in listed.json()["detail"]
+    read = ny.get(f"reports/{filed['ny-1']}")
+    assert read.status_code == 403
+    with store.session() as session:
+        refusals = [e.detail for e in history(session=session, subject_type="report", subject_id=filed["ny-1"])
+                    if e.action == "report.read_refused"]  # fmt: skip
+    assert refusals == [{"agency": agency, "reason": "agency not active"}]
+    set_agency_active(store, agency, True)
+    assert ny.get("reports").status_code == 200
+    with store.unit_of_work() as session:
+        set_user_active(session=session, email=email, active=False)
+    assert len(live.context.user_credentials) == 1  # still cached: the store is asked all the same
+    assert ny.get("reports").status_code == 401
+    assert ny.get(f"reports/{filed['ny-1']}").status_code == 401
+    with store.unit_of_work() as session:
+        set_user_active(session=session, email=email, active=True)
+    assert ny.get("reports").status_code == 200
+    with store.unit_of_work() as session:
+        replaced = new_user_password(session=session, email=email).password
+    assert ny.get("reports").status_code == 401  # the old password, though still cached
+    assert as_officer((email, replaced)).get("reports").status_code == 200
+    social = agency_of(store, "NY", AgencyKind.SOCIAL_SERVICES)
+    worker = as_officer(add_user(store, "worker@example.org", Role.SOCIAL_SERVICES, social))
+    assert worker.get(f"reports/{filed['ny-2']}").status_code == 403
+    with store.session() as session:
+        events = history(session=session, subject_type="report", subject_id=filed["ny-2"])
+    assert [(e.action, e.actor, e.detail) for e in events if e.action.startswith("report.read")] == [
+        ("report.read_refused", "user:worker@example.org", {"agency": social, "reason": "not law enforcement"})
+    ]

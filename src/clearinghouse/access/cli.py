@@ -210,7 +210,7 @@ def deactivate_command(
     email: Annotated[str, typer.Argument(help="The user's e-mail address.")],
     url: UrlOption = None,
 ) -> None:
-    """Stop a user from signing in (after at most a few minutes in a running server that verified them)."""
+    """Stop a user from signing in, at once (a running server reads the user's standing on every request)."""
     _set_active(email, False, url)
 
 

@@ -176,19 +176,30 @@ def read_report(*, session: Session, report_id: int, reader: str, agency_id: int
 
 
 def record_refused_read(
-    *, session: Session, report_id: int, reader: str, agency_id: int, at: dt.datetime | None = None
+    *,
+    session: Session,
+    report_id: int,
+    reader: str,
+    agency_id: int | None,
+    reason: str | None = None,
+    at: dt.datetime | None = None,
 ) -> None:
-    """Record that a law-enforcement reader asked for a report not made available to them (or that does not exist).
+    """Record that a user asked for a report they may not read: one not made available to their agency's
+    jurisdiction (or that does not exist), or any, with ``reason``, when they are not law enforcement or their
+    agency is inactive.
 
     `read_report` records it before raising NotFound; a caller whose transaction then rolls back records it again
     in a transaction of its own, so the refusal is never lost with the read."""
+    detail: dict[str, object] = {"agency": agency_id}
+    if reason is not None:
+        detail["reason"] = reason
     audit.record(
         session=session,
         actor=reader,
         action="report.read_refused",
         subject_type="report",
         subject_id=report_id,
-        detail={"agency": agency_id},
+        detail=detail,
         at=at,
     )
 
