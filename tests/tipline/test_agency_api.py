@@ -278,3 +278,28 @@ def test_an_inactive_agency_or_a_deactivated_officer_is_shut_out_at_once(
     assert [(e.action, e.actor, e.detail) for e in events if e.action.startswith("report.read")] == [
         ("report.read_refused", "user:worker@example.org", {"agency": social, "reason": "not law enforcement"})
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "problem"),
+    [
+        ("reports?limit=0", "query.limit", "greater than or equal to 1"),
+        ("reports?limit=501", "query.limit", "less than or equal to 500"),
+        ("reports?limit=ten", "query.limit", "valid integer"),
+        ("reports?after=-1", "query.after", "greater than or equal to 0"),
+        ("reports?after=99999999999999999999", "query.after", "less than or equal to 9223372036854775807"),
+        ("reports/0", "path.report_id", "greater than or equal to 1"),
+        ("reports/x1", "path.report_id", "valid integer"),
+    ],
+)
+def test_a_bad_parameter_is_named_with_what_is_wrong_and_nothing_is_recorded(
+    store: Store, as_officer: Any, path: str, field: str, problem: str
+) -> None:
+    ready(store)
+    email, password = officer(store, "NY")
+    answer = as_officer((email, password)).get(path)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["fields"] == [field]
+    assert answer.json()["detail"].startswith(f"{field}: "), answer.json()
+    assert problem in answer.json()["detail"]
+    assert _actions(store, f"user:{email}") == []
