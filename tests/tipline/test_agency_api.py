@@ -303,3 +303,23 @@ def test_a_bad_parameter_is_named_with_what_is_wrong_and_nothing_is_recorded(
     assert answer.json()["detail"].startswith(f"{field}: "), answer.json()
     assert problem in answer.json()["detail"]
     assert _actions(store, f"user:{email}") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("reports?offset=100", "query.offset: is not a parameter of this call (it takes after, limit)"),
+        ("reports?limit=1&limit=2", "query.limit: is given 2 times; give it once"),
+        ("reports?Limit=5", "query.Limit: is not a parameter"),
+        ("reports/1?jurisdiction=CA", "query.jurisdiction: is not a parameter of this call (it takes none)"),
+    ],
+)
+def test_a_parameter_the_call_does_not_take_is_refused_not_dropped(
+    store: Store, filed: dict[str, int], as_officer: Any, live: LiveServer, path: str, detail: str
+) -> None:
+    email, password = officer(store, "NY")
+    answer = as_officer((email, password)).get(path)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith(detail), answer.json()
+    assert _actions(store, f"user:{email}") == []
+    assert httpx.get(f"{live.url}/api/v1/agency/{path}", timeout=30).status_code == 401  # who asks comes first

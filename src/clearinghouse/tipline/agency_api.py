@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -226,6 +227,30 @@ def _core(report: Report, platforms: dict[int, str], bundles: dict[int, tuple[in
     }
 
 
+def _only(*names: str) -> Any:
+    """A dependency refusing (422, by name) a query parameter the call does not take, or one given twice: either
+    would otherwise be dropped without a word (an `offset` answered with the first page, the first of two
+    `limit`s ignored)."""
+    takes = ", ".join(names) or "none"
+
+    async def check(request: Request) -> None:
+        given = request.query_params
+        errors = [
+            {"loc": ("query", key), "msg": f"is not a parameter of this call (it takes {takes})", "type": "unknown"}
+            for key in given
+            if key not in names
+        ]
+        errors += [
+            {"loc": ("query", key), "msg": f"is given {count} times; give it once", "type": "repeated"}
+            for key in names
+            if (count := len(given.getlist(key))) > 1
+        ]
+        if errors:
+            raise RequestValidationError(errors)
+
+    return Depends(check)
+
+
 def _json(model: BaseModel, status_code: int = 200) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=status_code)
 
@@ -233,6 +258,7 @@ def _json(model: BaseModel, status_code: int = 200) -> JSONResponse:
 @router.get("/reports", response_model=ReportList)
 def list_made_available(
     user: UserDep,
+    _known: Annotated[None, _only("after", "limit")],
     session: SessionDep,
     context: ContextDep,
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Continue after this release id.")] = 0,
@@ -366,7 +392,11 @@ def _detail(session: Session, report: Report, jurisdiction: str) -> ReportDetail
 
 @router.get("/reports/{report_id}", response_model=ReportDetail)
 def read_made_available(
-    report_id: Annotated[int, Path(ge=1, le=2**63 - 1)], user: UserDep, session: SessionDep, context: ContextDep
+    report_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    user: UserDep,
+    _known: Annotated[None, _only()],
+    session: SessionDep,
+    context: ContextDep,
 ) -> Response:
     """One report made available to your agency's jurisdiction, in full; every read is recorded."""
     officer = _officer(session, user)
