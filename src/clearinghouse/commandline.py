@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=StrEnum)
 
+MAX_ID = 2**63 - 1
+"""The largest id a store holds (a signed 64-bit integer): an id option bounded by it is refused as a usage error
+instead of overflowing the database driver."""
+
 
 def fail(message: object, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on standard error; the exit to raise (2: input the user can correct)."""

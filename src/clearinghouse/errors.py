@@ -3,6 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
+
+_JOINERS = frozenset("\u200c\u200d")
+"""Zero-width non-joiner and joiner: invisible, but part of how Persian, Indic scripts and emoji are spelt."""
+
+
+def hidden_character(text: str) -> str | None:
+    """The first control, format (other than a joiner), line or paragraph separator, private-use or unassigned
+    character of ``text``, or None: none shows as itself in a list, and a newline or a direction override would
+    let one name pass for another."""
+    for char in text:
+        category = unicodedata.category(char)
+        if (category[0] == "C" and char not in _JOINERS) or category in ("Zl", "Zp"):
+            return char
+    return None
+
+
+def visible_text(field: str, given: str, longest: int) -> str:
+    """``given`` trimmed, for a name or a reason shown in lists and kept in the audit log: 1 to ``longest``
+    characters, none of them hidden (:func:`hidden_character`); else an InputError naming ``field``."""
+    text = given.strip()
+    if not text or len(text) > longest:
+        raise InputError(field, f"must be 1 to {longest} characters", shortened(given))
+    hidden = hidden_character(text)
+    if hidden is not None:
+        raise InputError(field, f"must not contain control or invisible characters (U+{ord(hidden):04X} found)")
+    return text
 
 
 def shortened(text: str, limit: int = 60) -> str:

@@ -63,3 +63,15 @@ def test_bad_users_and_jurisdictions_are_refused_by_name(made_url: str) -> None:
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
     store.dispose()
+
+
+def test_an_agency_id_beyond_any_store_is_a_usage_error(made_url: str) -> None:
+    added = runner.invoke(
+        app,
+        ["users", "add", "x@example.org", "--name", "X", "--role", "law_enforcement", "--agency", str(2**63),
+         "--url", made_url],
+    )  # fmt: skip
+    assert added.exit_code == 2, added.output
+    assert isinstance(added.exception, SystemExit), added.exception
+    assert added.stderr.startswith("error: "), added.stderr
+    assert "--agency" in added.stderr

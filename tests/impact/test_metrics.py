@@ -57,7 +57,8 @@ def released_report(session: Session, received: dt.datetime, releases: list[tupl
         actor="test",
         at=received,
     )
-    tipline.finish_report(session=session, report_id=report.id, actor="test", at=received)
+    finished = tipline.finish_report(session=session, report_id=report.id, actor="test", at=received)
+    finished.processed_at = received  # as if the pipeline had located it: only a processed report is released
     for state, when in releases:
         availability.release_to_jurisdiction(
             session=session,

@@ -14,34 +14,17 @@ from typer.testing import CliRunner
 
 from clearinghouse.access.audit import history
 from clearinghouse.access.models import AuditEvent, Role
-from clearinghouse.access.service import create_user, set_user_active
+from clearinghouse.access.service import new_user_password, set_user_active
 from clearinghouse.cli import app as cli_app
 from clearinghouse.db.engine import Store
 from clearinghouse.geo.models import Agency, AgencyKind
 from clearinghouse.tipline import availability
 from clearinghouse.tipline.onepass import Processing
+from tests.tipline.agency_helpers import add_user, agency_of, officer, set_agency_active
 from tests.tipline.bulk_helpers import doc, image, line, ready, report_by_ref, send
 from tests.web.live import LiveServer, add_platform
 
 runner = CliRunner()
-
-
-def _agency(store: Store, code: str, kind: AgencyKind = AgencyKind.ICAC_TASK_FORCE) -> int:
-    with store.session() as session:
-        query = sa.select(Agency.id).where(Agency.jurisdiction_code == code, Agency.kind == kind).order_by(Agency.id)
-        found = session.scalars(query).first()
-    assert found is not None, (code, kind)
-    return found
-
-
-def _user(store: Store, email: str, role: Role, agency_id: int | None) -> tuple[str, str]:
-    with store.unit_of_work() as session:
-        issued = create_user(session=session, email=email, full_name="A. Person", role=role, agency_id=agency_id)
-    return email, issued.password
-
-
-def _officer(store: Store, code: str) -> tuple[str, str]:
-    return _user(store, f"officer.{code.lower()}@example.org", Role.LAW_ENFORCEMENT, _agency(store, code))
 
 
 @pytest.fixture
@@ -84,7 +67,7 @@ def _actions(store: Store, actor: str) -> list[str]:
 def test_an_officer_lists_what_was_made_available_to_their_state_in_release_order(
     store: Store, filed: dict[str, int], as_officer: Any
 ) -> None:
-    ny = as_officer(_officer(store, "NY"))
+    ny = as_officer(officer(store, "NY"))
     page = ny.get("reports")
     assert page.status_code == 200, page.text
     answer = page.json()
@@ -109,7 +92,7 @@ def test_an_officer_lists_what_was_made_available_to_their_state_in_release_orde
 def test_an_officer_reads_a_report_of_their_state_and_never_another_states(
     store: Store, filed: dict[str, int], as_officer: Any
 ) -> None:
-    ny = as_officer(_officer(store, "NY"))
+    ny = as_officer(officer(store, "NY"))
     read = ny.get(f"reports/{filed['ny-2']}")
     assert read.status_code == 200, read.text
     report = read.json()
@@ -135,7 +118,7 @@ def test_an_officer_reads_a_report_of_their_state_and_never_another_states(
 def test_a_bundle_is_seen_whole_through_its_lead_wherever_it_was_made_available(
     store: Store, filed: dict[str, int], as_officer: Any
 ) -> None:
-    tx = as_officer(_officer(store, "TX"))
+    tx = as_officer(officer(store, "TX"))
     listed = [r["report_id"] for r in tx.get("reports").json()["reports"]]
     assert listed == [filed["lead"]]  # the member is not released itself: its state receives the lead
     lead = tx.get(f"reports/{filed['lead']}").json()
@@ -146,14 +129,14 @@ def test_a_bundle_is_seen_whole_through_its_lead_wherever_it_was_made_available(
     assert member.status_code == 200
     assert member.json()["bundle"]["members"] == []
     assert member.json()["release_id"] == lead["release_id"]
-    ca = as_officer(_officer(store, "CA"))
+    ca = as_officer(officer(store, "CA"))
     assert ca.get(f"reports/{filed['member']}").status_code == 404
 
 
 def test_a_report_released_later_to_another_state_appears_there_and_is_shown_to_staff(
     store: Store, filed: dict[str, int], as_officer: Any
 ) -> None:
-    ca = as_officer(_officer(store, "CA"))
+    ca = as_officer(officer(store, "CA"))
     before = ca.get("reports").json()
     url = store.url
     released = runner.invoke(
@@ -191,7 +174,10 @@ def test_a_report_released_later_to_another_state_appears_there_and_is_shown_to_
     for bad, message in [
         (["--to", "ZZ", "--reason", "x"], "unknown jurisdiction"),
         (["--to", "CA", "--reason", " "], "reason"),
-        (["--to", "CA", "--reason", "x", "--agency", str(_agency(store, "TX"))], "not law-enforcement agencies of CA"),
+        (
+            ["--to", "CA", "--reason", "x", "--agency", str(agency_of(store, "TX"))],
+            "not law-enforcement agencies of CA",
+        ),
     ]:
         refused = runner.invoke(cli_app, ["tipline", "release", str(filed["ca-1"]), *bad, "--url", url])
         assert refused.exit_code == 1, refused.output
@@ -205,18 +191,20 @@ def test_only_active_law_enforcement_users_are_let_in(
     anonymous = httpx.get(f"{live.url}/api/v1/agency/reports", timeout=30)
     assert anonymous.status_code == 401
     assert "WWW-Authenticate" in anonymous.headers
-    email, password = _officer(store, "NY")
+    email, password = officer(store, "NY")
     assert as_officer((email, password + "x")).get("reports").status_code == 401
     platform = add_platform(store, "Other Photos")
     assert as_officer(platform).get("reports").status_code == 401  # a platform is not a user
-    analyst = _user(store, "analyst@example.org", Role.ANALYST, None)
+    analyst = add_user(store, "analyst@example.org", Role.ANALYST, None)
     assert as_officer(analyst).get("reports").status_code == 403
-    worker = _user(store, "worker@example.org", Role.SOCIAL_SERVICES, _agency(store, "NY", AgencyKind.SOCIAL_SERVICES))
+    worker = add_user(
+        store, "worker@example.org", Role.SOCIAL_SERVICES, agency_of(store, "NY", AgencyKind.SOCIAL_SERVICES)
+    )
     assert as_officer(worker).get(f"reports/{filed['ny-1']}").status_code == 403
     with store.unit_of_work() as session:
         set_user_active(session=session, email=email, active=False)
     assert as_officer((email, password)).get("reports").status_code == 401
-    other = _user(store, "other.officer@example.org", Role.LAW_ENFORCEMENT, _agency(store, "NY"))
+    other = add_user(store, "other.officer@example.org", Role.LAW_ENFORCEMENT, agency_of(store, "NY"))
     assert as_officer(other).get("reports", params={"limit": 0}).status_code == 422
     assert as_officer(other).get("reports/0").status_code == 422
 
@@ -243,6 +231,95 @@ def test_made_available_lists_each_report_once_and_visibility_follows_releases(
         assert [item.report.id for item in listed] == [report_id]  # two releases there, listed once
         assert availability.made_available_to(session=session, jurisdiction_code="NY", after=listed[0].release_id) == []
         assert availability.visible_to_agency(session=session, report_id=report_id, agency_id=local)
-        assert not availability.visible_to_agency(session=session, report_id=report_id, agency_id=_agency(target, "CA"))
-        social = _agency(target, "NY", AgencyKind.SOCIAL_SERVICES)
+        assert not availability.visible_to_agency(
+            session=session, report_id=report_id, agency_id=agency_of(target, "CA")
+        )
+        social = agency_of(target, "NY", AgencyKind.SOCIAL_SERVICES)
         assert not availability.visible_to_agency(session=session, report_id=report_id, agency_id=social)
+
+
+def test_an_inactive_agency_or_a_deactivated_officer_is_shut_out_at_once(
+    store: Store, filed: dict[str, int], as_officer: Any, live: LiveServer
+) -> None:
+    email, password = officer(store, "NY")
+    ny = as_officer((email, password))
+    assert ny.get("reports").status_code == 200  # the credentials are now cached in the worker
+    agency = agency_of(store, "NY")
+    set_agency_active(store, agency, False)
+    listed = ny.get("reports")
+    assert listed.status_code == 403, listed.text
+    assert listed.json()["title"] == "Agency not active"
+    assert "New York ICAC Task Force" in listed.json()["detail"]
+    read = ny.get(f"reports/{filed['ny-1']}")
+    assert read.status_code == 403
+    with store.session() as session:
+        refusals = [e.detail for e in history(session=session, subject_type="report", subject_id=filed["ny-1"])
+                    if e.action == "report.read_refused"]  # fmt: skip
+    assert refusals == [{"agency": agency, "reason": "agency not active"}]
+    set_agency_active(store, agency, True)
+    assert ny.get("reports").status_code == 200
+    with store.unit_of_work() as session:
+        set_user_active(session=session, email=email, active=False)
+    assert len(live.context.user_credentials) == 1  # still cached: the store is asked all the same
+    assert ny.get("reports").status_code == 401
+    assert ny.get(f"reports/{filed['ny-1']}").status_code == 401
+    with store.unit_of_work() as session:
+        set_user_active(session=session, email=email, active=True)
+    assert ny.get("reports").status_code == 200
+    with store.unit_of_work() as session:
+        replaced = new_user_password(session=session, email=email).password
+    assert ny.get("reports").status_code == 401  # the old password, though still cached
+    assert as_officer((email, replaced)).get("reports").status_code == 200
+    social = agency_of(store, "NY", AgencyKind.SOCIAL_SERVICES)
+    worker = as_officer(add_user(store, "worker@example.org", Role.SOCIAL_SERVICES, social))
+    assert worker.get(f"reports/{filed['ny-2']}").status_code == 403
+    with store.session() as session:
+        events = history(session=session, subject_type="report", subject_id=filed["ny-2"])
+    assert [(e.action, e.actor, e.detail) for e in events if e.action.startswith("report.read")] == [
+        ("report.read_refused", "user:worker@example.org", {"agency": social, "reason": "not law enforcement"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "problem"),
+    [
+        ("reports?limit=0", "query.limit", "greater than or equal to 1"),
+        ("reports?limit=501", "query.limit", "less than or equal to 500"),
+        ("reports?limit=ten", "query.limit", "valid integer"),
+        ("reports?after=-1", "query.after", "greater than or equal to 0"),
+        ("reports?after=99999999999999999999", "query.after", "less than or equal to 9223372036854775807"),
+        ("reports/0", "path.report_id", "greater than or equal to 1"),
+        ("reports/x1", "path.report_id", "valid integer"),
+    ],
+)
+def test_a_bad_parameter_is_named_with_what_is_wrong_and_nothing_is_recorded(
+    store: Store, as_officer: Any, path: str, field: str, problem: str
+) -> None:
+    ready(store)
+    email, password = officer(store, "NY")
+    answer = as_officer((email, password)).get(path)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["fields"] == [field]
+    assert answer.json()["detail"].startswith(f"{field}: "), answer.json()
+    assert problem in answer.json()["detail"]
+    assert _actions(store, f"user:{email}") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("reports?offset=100", "query.offset: is not a parameter of this call (it takes after, limit)"),
+        ("reports?limit=1&limit=2", "query.limit: is given 2 times; give it once"),
+        ("reports?Limit=5", "query.Limit: is not a parameter"),
+        ("reports/1?jurisdiction=CA", "query.jurisdiction: is not a parameter of this call (it takes none)"),
+    ],
+)
+def test_a_parameter_the_call_does_not_take_is_refused_not_dropped(
+    store: Store, filed: dict[str, int], as_officer: Any, live: LiveServer, path: str, detail: str
+) -> None:
+    email, password = officer(store, "NY")
+    answer = as_officer((email, password)).get(path)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith(detail), answer.json()
+    assert _actions(store, f"user:{email}") == []
+    assert httpx.get(f"{live.url}/api/v1/agency/{path}", timeout=30).status_code == 401  # who asks comes first

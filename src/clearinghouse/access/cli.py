@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
+from clearinghouse.commandline import MAX_ID
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -151,6 +153,8 @@ def add_user_command(
         int | None,
         typer.Option(
             "--agency",
+            min=1,
+            max=MAX_ID,
             help="Id of the user's agency (`clearinghouse agencies`); law enforcement and "
             "social services only. Its jurisdiction decides what an officer sees.",
         ),
@@ -206,7 +210,7 @@ def deactivate_command(
     email: Annotated[str, typer.Argument(help="The user's e-mail address.")],
     url: UrlOption = None,
 ) -> None:
-    """Stop a user from signing in (after at most a few minutes in a running server that verified them)."""
+    """Stop a user from signing in, at once (a running server reads the user's standing on every request)."""
     _set_active(email, False, url)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.access import audit
 from clearinghouse.access.models import PlatformAccount, Role, User
-from clearinghouse.errors import Conflict, InputError
+from clearinghouse.errors import Conflict, InputError, hidden_character, visible_text
 from clearinghouse.geo.models import Agency
 
 _HASHER = PasswordHasher()
@@ -35,24 +35,14 @@ class IssuedCredentials:
 MAX_PLATFORM_NAME = 100
 """The longest platform name, in characters: room for any company and product name, short enough for a table
 column and a log line."""
-_JOINERS = frozenset("\u200c\u200d")
-"""Zero-width non-joiner and joiner: invisible, but part of how Persian, Indic scripts and emoji are spelt."""
-
-
-def _hidden(char: str) -> bool:
-    """Whether ``char`` is a control, format (other than a joiner), line or paragraph separator, private-use or
-    unassigned character: none shows as itself in a list, and a newline or a direction override would let one
-    name pass for another."""
-    category = unicodedata.category(char)
-    return (category[0] == "C" and char not in _JOINERS) or category in ("Zl", "Zp")
 
 
 def platform_name(given: str, field: str = "name") -> str:
     """A platform's name as it is stored and looked up: in Unicode's composed form (NFC), trimmed, each run of
     spaces made one space. Refused, naming ``field``: an empty name, one longer than :data:`MAX_PLATFORM_NAME`,
-    one with hidden characters (:func:`_hidden`) or without a letter or digit of any script."""
+    one with hidden characters (`errors.hidden_character`) or without a letter or digit of any script."""
     name = unicodedata.normalize("NFC", given).strip()
-    hidden = next((char for char in name if _hidden(char)), None)
+    hidden = hidden_character(name)
     if hidden is not None:
         problem = f"must not contain control or invisible characters (U+{ord(hidden):04X} found)"
         raise InputError(field, problem, _shortened(name))
@@ -217,12 +207,7 @@ def create_user(
     """A new user with a random password. Law-enforcement and social-services users belong to an active agency
     of their kind, whose jurisdiction decides what they see; staff belong to none."""
     address = _email(email)
-    name = full_name.strip()
-    if not name or len(name) > 200:
-        raise InputError("full_name", "must be 1 to 200 characters", _shortened(full_name))
-    hidden = next((char for char in name if _hidden(char)), None)
-    if hidden is not None:
-        raise InputError("full_name", f"must not contain control or invisible characters (U+{ord(hidden):04X} found)")
+    name = visible_text("full_name", full_name, 200)
     agency = _agency_for(session, role, agency_id)
     if session.scalar(sa.select(User.id).where(User.email == address)) is not None:
         raise Conflict(f"a user with the e-mail address {address!r} already exists")

@@ -6,27 +6,31 @@ available to the jurisdiction of the officer's agency; `after` continues from th
 agency polling for new work gets exactly what is new. `GET /api/v1/agency/reports/{id}` answers one report in
 full: what the platform reported, its files' hashes and match, where it was located and why, its priority, its
 bundle. A report not made available to the officer's jurisdiction is answered 404, as if it did not exist.
-Every read is recorded in the audit log, refused ones included, and so is every listing.
+The user and their agency are read from the store on every request, so a deactivated user, a replaced password
+or an inactive agency is refused at once. Every read is recorded in the audit log, refused ones included, and so
+is every listing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from clearinghouse.access import audit
-from clearinghouse.access.models import PlatformAccount, Role
+from clearinghouse.access.models import PlatformAccount, Role, User
 from clearinghouse.errors import NotFound
-from clearinghouse.geo.models import Agency
+from clearinghouse.geo.models import Agency, AgencyKind
 from clearinghouse.tipline import availability
 from clearinghouse.tipline.models import Bundle, Release, Report, ReportFile
-from clearinghouse.web.auth import UserPrincipal
+from clearinghouse.web.auth import Unauthenticated, UserPrincipal
 from clearinghouse.web.deps import ContextDep, SessionDep, UserDep
 from clearinghouse.web.errors import problem
 
@@ -139,12 +143,53 @@ class ReportDetail(ReportFull):
     released_at: dt.datetime
 
 
-def _officer(user: UserPrincipal) -> tuple[int, str] | Response:
-    """The officer's agency and jurisdiction, or the 403 answer for a user who is not law enforcement."""
-    if user.role is not Role.LAW_ENFORCEMENT or user.agency_id is None or user.jurisdiction_code is None:
-        detail = "Only law-enforcement users see the reports made available to their jurisdiction."
-        return problem(403, "Not law enforcement", detail)
-    return user.agency_id, user.jurisdiction_code
+@dataclass(frozen=True)
+class Officer:
+    """An officer's agency as the store has it at the request."""
+
+    agency_id: int
+    agency: str
+    jurisdiction: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a signed-in user is shown nothing: the audit log's reason and the 403 answer's title and detail."""
+
+    reason: str
+    title: str
+    detail: str
+    agency_id: int | None
+
+    def answer(self) -> Response:
+        return problem(403, self.title, self.detail)
+
+
+_NOT_LAW_ENFORCEMENT = "Only law-enforcement users see the reports made available to their jurisdiction."
+
+
+def _officer(session: Session, user: UserPrincipal) -> Officer | Refused:
+    """The officer's agency, or why the user sees nothing: not law enforcement, or an inactive agency.
+
+    Verified credentials are cached for minutes (`web.auth`); the user's and the agency's standing are read here
+    on every request instead, so deactivating either, or replacing the password, shuts this view at once (a
+    deactivated user or a replaced password: 401)."""
+    query = (
+        sa.select(User.active, User.password_hash, User.role)
+        .add_columns(Agency.id, Agency.name, Agency.jurisdiction_code, Agency.kind, Agency.active)
+        .outerjoin(Agency, Agency.id == User.agency_id)
+        .where(User.id == user.id)
+    )
+    row = session.execute(query).first()
+    if row is None or not row[0] or row[1] != user.password_hash:
+        raise Unauthenticated
+    _, _, role, agency_id, name, jurisdiction, kind, active = row
+    if Role(role) is not Role.LAW_ENFORCEMENT or agency_id is None or not AgencyKind(kind).is_law_enforcement:
+        return Refused("not law enforcement", "Not law enforcement", _NOT_LAW_ENFORCEMENT, agency_id)
+    if not active:
+        detail = f"{name} is not active: its officers see no reports until it is made active again."
+        return Refused("agency not active", "Agency not active", detail, agency_id)
+    return Officer(agency_id=agency_id, agency=name, jurisdiction=jurisdiction)
 
 
 def _platform_names(session: Session, reports: list[Report]) -> dict[int, str]:
@@ -182,6 +227,30 @@ def _core(report: Report, platforms: dict[int, str], bundles: dict[int, tuple[in
     }
 
 
+def _only(*names: str) -> Any:
+    """A dependency refusing (422, by name) a query parameter the call does not take, or one given twice: either
+    would otherwise be dropped without a word (an `offset` answered with the first page, the first of two
+    `limit`s ignored)."""
+    takes = ", ".join(names) or "none"
+
+    async def check(request: Request) -> None:
+        given = request.query_params
+        errors = [
+            {"loc": ("query", key), "msg": f"is not a parameter of this call (it takes {takes})", "type": "unknown"}
+            for key in given
+            if key not in names
+        ]
+        errors += [
+            {"loc": ("query", key), "msg": f"is given {count} times; give it once", "type": "repeated"}
+            for key in names
+            if (count := len(given.getlist(key))) > 1
+        ]
+        if errors:
+            raise RequestValidationError(errors)
+
+    return Depends(check)
+
+
 def _json(model: BaseModel, status_code: int = 200) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=status_code)
 
@@ -189,19 +258,19 @@ def _json(model: BaseModel, status_code: int = 200) -> JSONResponse:
 @router.get("/reports", response_model=ReportList)
 def list_made_available(
     user: UserDep,
+    _known: Annotated[None, _only("after", "limit")],
     session: SessionDep,
     context: ContextDep,
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Continue after this release id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT, description="Most reports to answer.")] = 100,
 ) -> Response:
     """The reports made available to your agency's jurisdiction, in the order they were released."""
-    officer = _officer(user)
-    if isinstance(officer, Response):
-        return officer
-    agency_id, jurisdiction = officer
     with context.writing(session):
+        officer = _officer(session, user)
+        if isinstance(officer, Refused):
+            return officer.answer()
         found = availability.made_available_to(
-            session=session, jurisdiction_code=jurisdiction, after=after, limit=limit
+            session=session, jurisdiction_code=officer.jurisdiction, after=after, limit=limit
         )
         reports = [item.report for item in found]
         platforms = _platform_names(session, reports)
@@ -216,13 +285,13 @@ def list_made_available(
                 actor=user.actor,
                 action="reports.listed",
                 subject_type="agency",
-                subject_id=agency_id,
+                subject_id=officer.agency_id,
                 detail={"reports": [s.report_id for s in summaries]},
                 at=context.clock(),
             )
     page = ReportList(
-        jurisdiction=jurisdiction,
-        agency=user.agency_name or "",
+        jurisdiction=officer.jurisdiction,
+        agency=officer.agency,
         reports=summaries,
         next_after=summaries[-1].release_id if summaries else after,
     )
@@ -323,24 +392,40 @@ def _detail(session: Session, report: Report, jurisdiction: str) -> ReportDetail
 
 @router.get("/reports/{report_id}", response_model=ReportDetail)
 def read_made_available(
-    report_id: Annotated[int, Path(ge=1, le=2**63 - 1)], user: UserDep, session: SessionDep, context: ContextDep
+    report_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    user: UserDep,
+    _known: Annotated[None, _only()],
+    session: SessionDep,
+    context: ContextDep,
 ) -> Response:
     """One report made available to your agency's jurisdiction, in full; every read is recorded."""
-    officer = _officer(user)
-    if isinstance(officer, Response):
-        return officer
-    agency_id, jurisdiction = officer
+    officer = _officer(session, user)
+    if isinstance(officer, Refused):
+        with context.writing(session):
+            availability.record_refused_read(
+                session=session,
+                report_id=report_id,
+                reader=user.actor,
+                agency_id=officer.agency_id,
+                reason=officer.reason,
+                at=context.clock(),
+            )
+        return officer.answer()
     try:
         with context.writing(session):
             report = availability.read_report(
-                session=session, report_id=report_id, reader=user.actor, agency_id=agency_id
+                session=session, report_id=report_id, reader=user.actor, agency_id=officer.agency_id
             )
-            detail = _detail(session, report, jurisdiction)
+            detail = _detail(session, report, officer.jurisdiction)
     except NotFound:
         # The refusal `read_report` recorded was rolled back with the read: recorded again, on its own.
         with context.writing(session):
             availability.record_refused_read(
-                session=session, report_id=report_id, reader=user.actor, agency_id=agency_id, at=context.clock()
+                session=session,
+                report_id=report_id,
+                reader=user.actor,
+                agency_id=officer.agency_id,
+                at=context.clock(),
             )
-        return problem(404, "No such report", f"report {report_id} was not made available to {jurisdiction}")
+        return problem(404, "No such report", f"report {report_id} was not made available to {officer.jurisdiction}")
     return _json(detail)

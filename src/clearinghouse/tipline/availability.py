@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session, aliased
 
 from clearinghouse.access import audit
 from clearinghouse.db.base import utcnow
-from clearinghouse.errors import InputError, NotFound
+from clearinghouse.errors import InputError, NotFound, visible_text
 from clearinghouse.geo.models import Agency, Jurisdiction
 from clearinghouse.tipline.models import Bundle, Release, Report, ReportStatus
 from clearinghouse.tipline.service import ReportStateError, get_report
+
+MAX_REASON = 200
+"""The longest reason a release keeps, in characters (the column's width)."""
 
 
 def release_to_jurisdiction(
@@ -29,7 +32,11 @@ def release_to_jurisdiction(
     reason: str,
     at: dt.datetime | None = None,
 ) -> list[Release]:
-    """Make a finished report available to ``agencies`` of one jurisdiction; a repeated release is a no-op.
+    """Make a processed report available to ``agencies`` of one jurisdiction, each once; a repeated release is a
+    no-op. Refused, nothing stored: a report the pipeline has not located yet (it would reach officers without a
+    location or a priority, and the pipeline may yet make it a bundle member, which is never released itself), a
+    reason that could not be shown (:func:`errors.visible_text`), an agency that is inactive, not law enforcement
+    or of another jurisdiction.
 
     A report can later be released to another jurisdiction too: each release is its own row.
     """
@@ -37,13 +44,22 @@ def release_to_jurisdiction(
     report = get_report(session=session, report_id=report_id)
     if report.status is not ReportStatus.FINISHED:
         raise ReportStateError(4000, f"report {report_id} is {report.status.value}; only finished reports are released")
+    if report.processed_at is None:
+        raise ReportStateError(
+            4000, f"report {report_id} is still queued for processing; release it once the pipeline has located it"
+        )
+    why = visible_text("reason", reason, MAX_REASON)
     if session.get(Jurisdiction, jurisdiction_code) is None:
         raise InputError("jurisdiction", "is not a known jurisdiction code", jurisdiction_code)
-    if not agencies:
-        raise InputError("agencies", f"no law-enforcement agency serves {jurisdiction_code}", jurisdiction_code)
-    wrong = [a.name for a in agencies if a.jurisdiction_code != jurisdiction_code or not a.kind.is_law_enforcement]
+    chosen = list({agency.id: agency for agency in agencies}.values())  # an agency named twice, once
+    if not chosen:
+        raise InputError("agencies", f"no active law-enforcement agency serves {jurisdiction_code}", jurisdiction_code)
+    wrong = [a.name for a in chosen if a.jurisdiction_code != jurisdiction_code or not a.kind.is_law_enforcement]
     if wrong:
         raise InputError("agencies", f"not law-enforcement agencies of {jurisdiction_code}", wrong)
+    inactive = [a.name for a in chosen if not a.active]
+    if inactive:
+        raise InputError("agencies", "not active", inactive)
     already = set(session.scalars(sa.select(Release.agency_id).where(Release.report_id == report_id)))
     releases = [
         Release(
@@ -52,9 +68,9 @@ def release_to_jurisdiction(
             jurisdiction_code=jurisdiction_code,
             released_at=now,
             released_by=actor,
-            reason=reason,
+            reason=why,
         )
-        for agency in agencies
+        for agency in chosen
         if agency.id not in already
     ]
     session.add_all(releases)
@@ -68,7 +84,7 @@ def release_to_jurisdiction(
             detail={
                 "jurisdiction": jurisdiction_code,
                 "agencies": [r.agency_id for r in releases],
-                "reason": reason,
+                "reason": why,
             },
             at=now,
         )
@@ -160,19 +176,30 @@ def read_report(*, session: Session, report_id: int, reader: str, agency_id: int
 
 
 def record_refused_read(
-    *, session: Session, report_id: int, reader: str, agency_id: int, at: dt.datetime | None = None
+    *,
+    session: Session,
+    report_id: int,
+    reader: str,
+    agency_id: int | None,
+    reason: str | None = None,
+    at: dt.datetime | None = None,
 ) -> None:
-    """Record that a law-enforcement reader asked for a report not made available to them (or that does not exist).
+    """Record that a user asked for a report they may not read: one not made available to their agency's
+    jurisdiction (or that does not exist), or any, with ``reason``, when they are not law enforcement or their
+    agency is inactive.
 
     `read_report` records it before raising NotFound; a caller whose transaction then rolls back records it again
     in a transaction of its own, so the refusal is never lost with the read."""
+    detail: dict[str, object] = {"agency": agency_id}
+    if reason is not None:
+        detail["reason"] = reason
     audit.record(
         session=session,
         actor=reader,
         action="report.read_refused",
         subject_type="report",
         subject_id=report_id,
-        detail={"agency": agency_id},
+        detail=detail,
         at=at,
     )
 

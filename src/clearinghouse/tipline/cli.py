@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clearinghouse.commandline import MAX_ID
+
 tipline_app = typer.Typer(
     help="Tipline reports: import platforms' batch exports, run the processing pipeline, show and release reports.",
     no_args_is_help=True,
@@ -24,6 +26,8 @@ UrlOption = Annotated[
     typer.Option("--url", help="Store URL; default CLEARINGHOUSE_DATABASE_URL or the embedded SQLite file."),
 ]
 SHOWN_ERRORS = 20
+MAX_ACTOR = 200
+"""The longest name the audit log keeps for who did something (its column's width)."""
 
 
 def _progress() -> Progress:
@@ -181,15 +185,24 @@ def process_command(
     typer.echo(f"{processed:,} report(s) processed", err=True)
 
 
+def _actor(by: str) -> str:
+    """The audit log's name for the person a command acts for (``--by``): named, shown as given."""
+    from clearinghouse.errors import visible_text
+
+    return "cli:" + visible_text("by", by, MAX_ACTOR - len("cli:"))
+
+
 @tipline_app.command("release")
 def release_command(
-    report_id: Annotated[int, typer.Argument(help="The report's id.", min=1)],
+    report_id: Annotated[int, typer.Argument(help="The report's id.", min=1, max=MAX_ID)],
     to: Annotated[str, typer.Option("--to", help="The jurisdiction to make it available to (NY, DC, PR, FED, INTL).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept with the release, at most 200 characters).")],
     agency: Annotated[
         list[int] | None,
         typer.Option(
             "--agency",
+            min=1,
+            max=MAX_ID,
             help="Release to this agency of the jurisdiction (repeatable); default: the "
             "agencies the pipeline releases to there (its task forces).",
         ),
@@ -197,7 +210,7 @@ def release_command(
     by: Annotated[str, typer.Option("--by", help="Who releases it, for the audit log.")] = "cli",
     url: UrlOption = None,
 ) -> None:
-    """Make a finished report available to another jurisdiction too (or again to more agencies of one)."""
+    """Make a processed report available to another jurisdiction too (or again to more agencies of one)."""
     from clearinghouse.commandline import command_store
     from clearinghouse.errors import Conflict, InputError, NotFound
     from clearinghouse.geo.models import Agency
@@ -205,10 +218,8 @@ def release_command(
     from clearinghouse.tipline.availability import release_to_jurisdiction
 
     try:
+        actor = _actor(by)
         with command_store(url) as store, store.unit_of_work() as session:
-            why = reason.strip()
-            if not why or len(why) > 200:
-                raise InputError("reason", "must be 1 to 200 characters", reason)
             code = require_jurisdiction(session=session, code=to).code
             if agency:
                 chosen = [session.get(Agency, agency_id) for agency_id in agency]
@@ -217,14 +228,16 @@ def release_command(
                     raise InputError("agency", "is no agency's id", unknown)
                 agencies = [found for found in chosen if found is not None]
             else:
-                agencies = list(task_forces_for(session=session, jurisdiction_code=code))
+                # Only the jurisdiction's own: where it has none active, the pipeline's fallback is FED's liaisons.
+                found = task_forces_for(session=session, jurisdiction_code=code)
+                agencies = [a for a in found if a.jurisdiction_code == code]
             releases = release_to_jurisdiction(
                 session=session,
                 report_id=report_id,
                 jurisdiction_code=code,
                 agencies=agencies,
-                actor=f"cli:{by}",
-                reason=why,
+                actor=actor,
+                reason=reason,
             )
             names = [found.name for found in agencies if found.id in {r.agency_id for r in releases}]
     except (NotFound, Conflict, ValueError) as error:  # InputError and an unknown jurisdiction are ValueErrors
@@ -238,22 +251,23 @@ def release_command(
 
 @tipline_app.command("show")
 def show_command(
-    report_id: Annotated[int, typer.Argument(help="The report's id.", min=1)],
+    report_id: Annotated[int, typer.Argument(help="The report's id.", min=1, max=MAX_ID)],
     by: Annotated[str, typer.Option("--by", help="Who reads it, for the audit log (every read is recorded).")] = "cli",
     url: UrlOption = None,
 ) -> None:
     """Print one report in full as JSON (staff view: every release, the bundle, the files' hashes); the read is
     recorded."""
     from clearinghouse.commandline import command_store
-    from clearinghouse.errors import NotFound
+    from clearinghouse.errors import InputError, NotFound
     from clearinghouse.tipline.agency_api import full_report
     from clearinghouse.tipline.availability import read_report
 
     try:
+        reader = _actor(by)
         with command_store(url) as store, store.unit_of_work() as session:
-            report = read_report(session=session, report_id=report_id, reader=f"cli:{by}")
+            report = read_report(session=session, report_id=report_id, reader=reader)
             shown = full_report(session, report).model_dump_json(indent=2)
-    except NotFound as error:
+    except (NotFound, InputError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(shown)

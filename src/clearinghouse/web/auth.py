@@ -6,7 +6,8 @@ second; platforms send many calls per report with the same credentials. So a suc
 remembered for `CACHE_TTL_SECONDS` in the worker's memory, keyed by an HMAC-SHA-256 of the user name and
 secret under a random key made at start-up (the cache never holds the secret itself, and its keys are useless
 outside this process). Failures are never cached: each wrong guess pays the full argon2 cost. The price is
-that a deactivated account keeps working in a worker that verified it for up to the TTL.
+that a deactivated platform account keeps working in a worker that verified it for up to the TTL; a user's
+standing is read from the store on every request (`tipline.agency_api`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
-
-from clearinghouse.access.models import Role
 
 CACHE_TTL_SECONDS = 300.0
 CACHE_MAX_ENTRIES = 1024
@@ -44,14 +43,14 @@ class PlatformPrincipal:
 
 @dataclass(frozen=True, slots=True)
 class UserPrincipal:
-    """The user a request is authenticated as, with the agency whose jurisdiction bounds what they see."""
+    """The user a request is authenticated as. Their role, agency and standing are read from the store where they
+    matter (`tipline.agency_api`), never from this cached record, so a change reaches a running server at once."""
 
     id: int
     email: str
-    role: Role
-    agency_id: int | None
-    agency_name: str | None
-    jurisdiction_code: str | None
+    password_hash: str
+    """The hash the password was verified against: once `users new-password` replaces it, the cached record no
+    longer matches the store and the old password stops working."""
 
     @property
     def actor(self) -> str:

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.access.service import authenticate_platform, authenticate_user
-from clearinghouse.geo.models import Agency
 from clearinghouse.web.auth import (
     CredentialCache,
     PlatformPrincipal,
@@ -98,15 +97,7 @@ def _verify_user(context: WebContext, email: str, password: str) -> UserPrincipa
         user = authenticate_user(session=session, email=email, password=password)
         if user is None:
             return None
-        agency = session.get(Agency, user.agency_id) if user.agency_id is not None else None
-        return UserPrincipal(
-            id=user.id,
-            email=user.email,
-            role=user.role,
-            agency_id=agency.id if agency is not None else None,
-            agency_name=agency.name if agency is not None else None,
-            jurisdiction_code=agency.jurisdiction_code if agency is not None else None,
-        )
+        return UserPrincipal(id=user.id, email=user.email, password_hash=user.password_hash)
 
 
 async def require_user(request: Request) -> UserPrincipal:

@@ -30,6 +30,8 @@ XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 ISPWS_PREFIX = "/ispws"
 REQUEST_ID_HEADER = "Request-ID"
+SHOWN_PROBLEMS = 5
+"""Most invalid fields a 422 answer's detail describes (`fields` names them all)."""
 UNEXPECTED_STATUS = 503
 """HTTP status of a problem document for an unexpected error: the client may retry; never a bare 500."""
 
@@ -151,7 +153,11 @@ async def _validation_failed(request: Request, error: Exception) -> Response:
     if is_ispws(request.url.path):
         description = "invalid request: " + ", ".join(fields)
         return _xml(report_response(code=ResponseCode.INVALID_REQUEST, description=description))
-    return problem(422, "Invalid request", "Some fields are missing or invalid.", fields=fields)
+    problems = [f"{field}: {item.get('msg', 'invalid')}" for field, item in zip(fields, error.errors(), strict=True)]
+    shown = "; ".join(problems[:SHOWN_PROBLEMS])
+    if len(problems) > SHOWN_PROBLEMS:
+        shown += f"; and {len(problems) - SHOWN_PROBLEMS} more"
+    return problem(422, "Invalid request", shown, fields=fields)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
