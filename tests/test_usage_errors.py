@@ -55,3 +55,21 @@ def test_a_group_without_a_command_prints_its_help() -> None:
     assert result.exit_code == 2
     assert "─ Commands ─" in result.output
     assert "error:" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "repeated"),
+    [
+        (["x" * 5000], "No such command 'xxxxx"),
+        (["tables", "--" + "y" * 5000], "No such option: --yyyyy"),
+        (["tables", "--year", "2023", "--format", "z" * 5000], "Invalid value for '--format' / '-f': 'zzzzz"),
+    ],
+)
+def test_a_long_mistyped_value_is_repeated_cut_short(args: list[str], repeated: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    first, second = result.stderr.splitlines()
+    assert first.startswith(f"error: {repeated}"), first
+    assert "…" in first
+    assert len(first) < 200, len(first)
+    assert second.startswith("Try 'clearinghouse")

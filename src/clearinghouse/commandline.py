@@ -3,6 +3,7 @@ output file is checked before any work and written without a traceback."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from typer.core import TyperGroup
+
+from clearinghouse.errors import shortened
 
 if TYPE_CHECKING:
     from clearinghouse.db.engine import Store
@@ -44,6 +47,11 @@ class PlainUsageErrors(TyperGroup):
             return super().invoke(ctx)
 
 
+# A word of the message that is longer than any of our names is a value the user typed (a mistyped command or
+# option, a refused choice): it is repeated cut short, so that a pasted paragraph makes no paragraph of an error.
+_LONG_WORD = re.compile(r"[^\s'\"]{61,}")
+
+
 @contextmanager
 def _plain_usage_errors() -> Iterator[None]:
     try:
@@ -52,7 +60,8 @@ def _plain_usage_errors() -> Iterator[None]:
         if type(error).__name__ == "NoArgsIsHelpError":  # a group given no command: its help is printed already
             raise  # (Typer's own test, as the class is not public)
         # Typer's coercion words a refused choice "Value error, ...", as pydantic does (config drops it too).
-        typer.echo(f"error: {error.format_message().replace(': Value error, ', ': ')}", err=True)
+        message = error.format_message().replace(": Value error, ", ": ")
+        typer.echo(f"error: {_LONG_WORD.sub(lambda word: shortened(word[0]), message)}", err=True)
         context = getattr(error, "ctx", None)
         if context is not None and context.command.get_help_option(context) is not None:
             typer.echo(f"Try '{context.command_path} {context.help_option_names[0]}' for help.", err=True)
