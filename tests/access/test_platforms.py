@@ -134,6 +134,10 @@ def test_the_commands_refuse_bad_names_in_one_line_and_match_names_as_stored(tmp
     finally:
         store.dispose()
     assert names == ["ラインチャット", "Example Chat"]
+    unknown = runner.invoke(app, ["platforms", "new-secret", "q" * 5000, "--url", url])
+    assert unknown.exit_code == 1
+    assert unknown.stderr.startswith("error: name: is no platform account's name or user name (given: 'qqq")
+    assert len(unknown.stderr) < 200
 
 
 def test_a_user_name_with_hidden_characters_is_refused(store: Store, fake: Faker) -> None:

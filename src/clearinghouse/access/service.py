@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.access import audit
 from clearinghouse.access.models import PlatformAccount, Role, User
-from clearinghouse.errors import Conflict, InputError, hidden_character, visible_text
+from clearinghouse.errors import Conflict, InputError, hidden_character, shortened, visible_text
 from clearinghouse.geo.models import Agency
 
 _HASHER = PasswordHasher()
@@ -45,19 +45,15 @@ def platform_name(given: str, field: str = "name") -> str:
     hidden = hidden_character(name)
     if hidden is not None:
         problem = f"must not contain control or invisible characters (U+{ord(hidden):04X} found)"
-        raise InputError(field, problem, _shortened(name))
+        raise InputError(field, problem, shortened(name))
     name = " ".join(name.split())
     if not name:
-        raise InputError(field, "must not be empty", given)
+        raise InputError(field, "must not be empty", shortened(given))
     if len(name) > MAX_PLATFORM_NAME:
-        raise InputError(field, f"must be at most {MAX_PLATFORM_NAME} characters, not {len(name)}", _shortened(name))
+        raise InputError(field, f"must be at most {MAX_PLATFORM_NAME} characters, not {len(name)}", shortened(name))
     if not any(char.isalnum() for char in name):
-        raise InputError(field, "needs at least one letter or digit", name)
+        raise InputError(field, "needs at least one letter or digit", shortened(name))
     return name
-
-
-def _shortened(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _username_for(name: str) -> str:
@@ -118,7 +114,7 @@ def new_platform_secret(*, session: Session, name: str, actor: str = audit.SYSTE
     worker that verified it in the last few minutes (`web.auth.CACHE_TTL_SECONDS`)."""
     account = find_platform(session=session, name=name)
     if account is None:
-        raise InputError("name", "is no platform account's name or user name", name)
+        raise InputError("name", "is no platform account's name or user name", shortened(name))
     secret = secrets.token_urlsafe(24)
     account.secret_hash = _HASHER.hash(secret)
     session.flush()
