@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from clearinghouse.errors import InputError
 from clearinghouse.hashing.models import BankEntry
 from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, RowError, error_reason
+from clearinghouse.validation import is_ascii_number
 
 HASH_COLUMNS = ("md5", "sha1", "sha256", "pdq")
 COLUMNS = (*HASH_COLUMNS, "pdq_quality", "series", "category", "victim_identified", "added_at", "attributes")
@@ -77,7 +78,7 @@ def entry_from_row(row: dict[str, str], *, original: list[str] | None = None) ->
     raw_attributes = row.get("attributes", "").strip()
     if raw_attributes:
         try:
-            attributes = json.loads(raw_attributes)
+            attributes = json.loads(raw_attributes, parse_constant=_not_json)
         except json.JSONDecodeError as error:
             raise InputError("attributes", f"not valid JSON ({error.msg})", raw_attributes) from error
         if not isinstance(attributes, dict):
@@ -91,13 +92,28 @@ def entry_from_row(row: dict[str, str], *, original: list[str] | None = None) ->
         raise InputError("pdq_quality", "given without a pdq hash", quality)
     return EntryIn(
         hashes=hashes,
-        pdq_quality=int(quality) if quality else None,
+        pdq_quality=_quality(quality),
         series=row.get("series") or None,
         category=row.get("category") or None,
         victim_identified=_flag(row.get("victim_identified", "")),
         added_at=_timestamp(row.get("added_at", "")),
         attributes=attributes,
     )
+
+
+def _not_json(constant: str) -> None:
+    """Python's reader takes NaN and Infinity, which JSON has not: stored, they would make every export of the
+    bank invalid JSON, and PostgreSQL refuses them."""
+    raise InputError("attributes", f"{constant} is not a JSON value")
+
+
+def _quality(text: str) -> int | None:
+    # `int` alone would read "１２" (other scripts' digits) and fail on "abc" with a message naming no column.
+    if not text:
+        return None
+    if not is_ascii_number(text) or int(text) > 100:
+        raise InputError("pdq_quality", "expected a whole number from 0 to 100", text)
+    return int(text)
 
 
 def _flag(value: str) -> bool | None:
