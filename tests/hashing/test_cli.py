@@ -217,3 +217,15 @@ def test_an_import_of_implausible_records_only_stores_nothing(tmp_path: Path, ap
     reasons = [(row["line"], row["reason"].split(":")[0]) for row in json.loads(refused.stdout)["errors"]]
     assert reasons == [(2, "added_at"), (3, "category")]
     assert run(app, "banks", "list") == []
+
+
+@pytest.mark.parametrize(("name", "text"), [("header.csv", "md5,sha1\n\n"), ("empty.json", '{"value": []}')])
+def test_a_file_listing_no_record_is_refused_and_creates_no_bank(
+    tmp_path: Path, app: typer.Typer, name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["banks", "import", str(path), "--bank", "Hollow", "--kind", "known_abuse"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [f"error: {path}: lists no record; nothing was stored"]
+    assert run(app, "banks", "list") == []

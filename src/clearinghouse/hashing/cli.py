@@ -148,9 +148,11 @@ def import_command(
         with command_store(url) as store, store.unit_of_work() as session:
             target = service.get_or_create_bank(session=session, name=bank, kind=kind, source=source)
             report = import_file(session=session, bank=target, path=file, file_format=file_format)
-            if report.errors and not (report.added or report.updated):
+            if not (report.added or report.updated):
                 raise _NothingLoaded(report)  # rolls the unit of work back, a bank created for it included
     except _NothingLoaded as refused:
+        if not refused.report.errors:  # a header row or an empty list: a mistaken file more likely than a wish
+            raise fail(f"{file}: lists no record; nothing was stored", 1) from None
         _echo_json(refused.report.model_dump(mode="json"))
         raise fail(f"{file}: no record could be loaded; nothing was stored", 1) from None
     except ImportFormatError as error:
