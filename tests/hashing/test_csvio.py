@@ -133,3 +133,21 @@ def test_attributes_with_a_number_json_does_not_have_are_refused(constant: str) 
     assert entries == []
     assert [(error.line, error.reason.split(":")[0]) for error in errors] == [(2, "attributes")]
     assert f"{constant} is not a JSON value" in errors[0].reason
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolons_and_tabs_separate_columns_as_the_header_does(separator: str) -> None:
+    # Spreadsheets save "CSV" with semicolons where the decimal mark is a comma; tab-separated exports are common.
+    text = (
+        separator.join(["MD5", "category", "attributes"])
+        + "\r\n"
+        + separator.join(["9E107D9D372BB6826BD81D3542A419D6", "1", '"{""k"": [1, 2]}"'])
+        + "\r\n"
+        + separator.join(["zz", "", ""])
+        + "\r\n"
+    )
+    entries, errors = csvio.parse(text)
+    assert [(entry.hashes, entry.category, entry.attributes) for entry in entries] == [
+        ({"md5": "9e107d9d372bb6826bd81d3542a419d6"}, "1", {"k": [1, 2]})
+    ]
+    assert [(error.line, error.reason.split(":")[0]) for error in errors] == [(3, "md5")]
