@@ -229,3 +229,32 @@ def test_a_file_listing_no_record_is_refused_and_creates_no_bank(
     assert result.exit_code == 1, result.output
     assert result.stderr.strip().splitlines() == [f"error: {path}: lists no record; nothing was stored"]
     assert run(app, "banks", "list") == []
+
+
+def make_unreadable(monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
+    """Reading ``target`` fails as a file without read permission does (tests run as root, who can read any)."""
+    for method in ("read_bytes", "read_text"):
+        original = getattr(Path, method)
+
+        def refuse(self: Path, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            if self == target:
+                raise PermissionError(13, "Permission denied", str(self))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, method, refuse)
+
+
+def test_an_unreadable_file_is_refused_in_one_line_naming_it(
+    tmp_path: Path, app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_bank(tmp_path)
+    make_unreadable(monkeypatch, path)
+    for args in (
+        ["hash", str(path)],
+        ["match", str(path)],
+        ["banks", "import", str(path), "--bank", "K", "--kind", "known_abuse"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code in (1, 2), result.output
+        assert result.stderr.strip().splitlines() == [f"error: {path}: Permission denied"], args
+    assert run(app, "banks", "list") == []

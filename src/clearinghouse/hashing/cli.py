@@ -54,7 +54,11 @@ def _query_for(item: str) -> tuple[HashQuery, dict[str, Any]]:
 
     path = Path(item)
     if path.is_file():
-        hashes = hash_content(path.read_bytes())
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            raise InputError(item, error.strerror or str(error)) from error
+        hashes = hash_content(content)
         query = HashQuery(
             ref=item,
             md5=hashes.md5,
@@ -98,7 +102,7 @@ def match_command(
 
     try:
         pairs = [_query_for(item) for item in items]
-    except (InputError, OSError) as error:
+    except InputError as error:
         raise fail(str(error)) from error
     try:
         with command_store(url) as store, store.unit_of_work() as session:

@@ -28,6 +28,8 @@ def read_file(path: Path) -> str:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError("file", f"not UTF-8 text (byte {error.start})", path.name) from error
+    except OSError as error:  # no permission, a read error, removed since it was named
+        raise InputError(str(path), error.strerror or str(error)) from error
 
 
 def import_file(*, session: Session, bank: HashBank, path: Path, file_format: FileFormat | None = None) -> ImportReport:

@@ -112,6 +112,8 @@ def submit_command(
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise _fail(f"{file}: not UTF-8 text (byte {error.start}); nothing was stored") from None
+    except OSError as error:  # no permission, a read error, removed since it was named
+        raise _fail(f"{file}: {error.strerror or error}; nothing was stored") from None
     try:
         files = parse_manifest(text, file_format or detect_format(text, file.name))
     except RecursionError:
