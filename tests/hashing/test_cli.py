@@ -258,3 +258,14 @@ def test_an_unreadable_file_is_refused_in_one_line_naming_it(
         assert result.exit_code in (1, 2), result.output
         assert result.stderr.strip().splitlines() == [f"error: {path}: Permission denied"], args
     assert run(app, "banks", "list") == []
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_line(tmp_path: Path, app: typer.Typer) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"md5,note\n9e107d9d372bb6826bd81d3542a419d6,Ren\xe9e\n")
+    result = runner.invoke(app, ["banks", "import", str(path), "--bank", "K", "--kind", "known_abuse"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: line 2: not UTF-8 text (byte 45); nothing was loaded"
+    ]
+    assert run(app, "banks", "list") == []

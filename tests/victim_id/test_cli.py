@@ -257,3 +257,19 @@ def test_an_unreadable_manifest_is_refused_in_one_line(
     agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
     result = run(app, "submit", str(manifest), "--agency", agency, "--case", "C-U", code=2)
     assert result.stderr.strip().splitlines() == [f"error: {manifest}: Permission denied; nothing was stored"]
+
+
+def test_a_manifest_that_is_not_utf8_is_refused_naming_the_line(
+    app: typer.Typer, agency_id: AgencyId, tmp_path: Path
+) -> None:
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(f"md5,note\r\n{md5(1)},ok\r\n{md5(2)},Ren\xe9e\r\n".encode("latin-1"))
+    wide = tmp_path / "wide.csv"
+    wide.write_text(f"md5\n{md5(1)}\n", encoding="utf-16")
+    for path, reason in [
+        (latin, "line 3: not UTF-8 text (byte 83)"),
+        (wide, "line 1: UTF-16 text, not UTF-8: save it as UTF-8"),
+    ]:
+        result = run(app, "submit", str(path), "--agency", agency, "--case", "C-L", code=2)
+        assert result.stderr.strip().splitlines() == [f"error: {path}: {reason}; nothing was stored"]
