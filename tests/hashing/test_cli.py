@@ -144,11 +144,14 @@ def test_bad_rows_are_listed_and_the_rest_loads(tmp_path: Path, app: typer.Typer
     assert "allow_list" in clash.stderr
 
 
-def test_match_refuses_what_is_neither_file_nor_hash(app: typer.Typer) -> None:
+def test_match_refuses_what_is_neither_file_nor_hash(app: typer.Typer, tmp_path: Path) -> None:
     result = runner.invoke(app, ["match", "hello"])
     assert result.exit_code == 2
     assert "neither a file nor a hash" in result.stderr
     assert runner.invoke(app, ["match", "photodna:00"]).exit_code == 2
+    folder = runner.invoke(app, ["match", str(tmp_path)])
+    assert folder.exit_code == 2
+    assert folder.stderr.strip().splitlines() == [f"error: {tmp_path}: is a folder; give files or hash values"]
 
 
 def test_snapshot_and_match_from_it(tmp_path: Path, app: typer.Typer) -> None:

@@ -53,6 +53,8 @@ def _query_for(item: str) -> tuple[HashQuery, dict[str, Any]]:
     from clearinghouse.hashing.schemas import HashQuery
 
     path = Path(item)
+    if path.is_dir():
+        raise InputError(item, "is a folder; give files or hash values")
     if path.is_file():
         try:
             content = path.read_bytes()
