@@ -144,11 +144,14 @@ def test_bad_rows_are_listed_and_the_rest_loads(tmp_path: Path, app: typer.Typer
     assert "allow_list" in clash.stderr
 
 
-def test_match_refuses_what_is_neither_file_nor_hash(app: typer.Typer) -> None:
+def test_match_refuses_what_is_neither_file_nor_hash(app: typer.Typer, tmp_path: Path) -> None:
     result = runner.invoke(app, ["match", "hello"])
     assert result.exit_code == 2
     assert "neither a file nor a hash" in result.stderr
     assert runner.invoke(app, ["match", "photodna:00"]).exit_code == 2
+    folder = runner.invoke(app, ["match", str(tmp_path)])
+    assert folder.exit_code == 2
+    assert folder.stderr.strip().splitlines() == [f"error: {tmp_path}: is a folder; give files or hash values"]
 
 
 def test_snapshot_and_match_from_it(tmp_path: Path, app: typer.Typer) -> None:
@@ -216,4 +219,56 @@ def test_an_import_of_implausible_records_only_stores_nothing(tmp_path: Path, ap
     assert "no record could be loaded; nothing was stored" in refused.stderr
     reasons = [(row["line"], row["reason"].split(":")[0]) for row in json.loads(refused.stdout)["errors"]]
     assert reasons == [(2, "added_at"), (3, "category")]
+    assert run(app, "banks", "list") == []
+
+
+@pytest.mark.parametrize(("name", "text"), [("header.csv", "md5,sha1\n\n"), ("empty.json", '{"value": []}')])
+def test_a_file_listing_no_record_is_refused_and_creates_no_bank(
+    tmp_path: Path, app: typer.Typer, name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["banks", "import", str(path), "--bank", "Hollow", "--kind", "known_abuse"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [f"error: {path}: lists no record; nothing was stored"]
+    assert run(app, "banks", "list") == []
+
+
+def make_unreadable(monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
+    """Reading ``target`` fails as a file without read permission does (tests run as root, who can read any)."""
+    for method in ("read_bytes", "read_text"):
+        original = getattr(Path, method)
+
+        def refuse(self: Path, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            if self == target:
+                raise PermissionError(13, "Permission denied", str(self))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, method, refuse)
+
+
+def test_an_unreadable_file_is_refused_in_one_line_naming_it(
+    tmp_path: Path, app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_bank(tmp_path)
+    make_unreadable(monkeypatch, path)
+    for args in (
+        ["hash", str(path)],
+        ["match", str(path)],
+        ["banks", "import", str(path), "--bank", "K", "--kind", "known_abuse"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code in (1, 2), result.output
+        assert result.stderr.strip().splitlines() == [f"error: {path}: Permission denied"], args
+    assert run(app, "banks", "list") == []
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_line(tmp_path: Path, app: typer.Typer) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"md5,note\n9e107d9d372bb6826bd81d3542a419d6,Ren\xe9e\n")
+    result = runner.invoke(app, ["banks", "import", str(path), "--bank", "K", "--kind", "known_abuse"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: line 2: not UTF-8 text (byte 45); nothing was loaded"
+    ]
     assert run(app, "banks", "list") == []

@@ -117,3 +117,37 @@ def test_a_category_is_stored_as_its_number_and_a_recent_time_loads() -> None:
     entries, errors = csvio.parse(text)
     assert errors == []
     assert (entries[0].category, entries[0].added_at) == ("2", now)
+
+
+@pytest.mark.parametrize("quality", ["abc", "50.0", "\uff11\uff12", "1e2", "-"])
+def test_a_quality_that_is_not_a_whole_number_is_refused_naming_its_column(quality: str) -> None:
+    entries, errors = csvio.parse(f"pdq,pdq_quality\n{PDQ},{quality}\n")
+    assert entries == []
+    assert [(error.line, error.reason.split(":")[0]) for error in errors] == [(2, "pdq_quality")]
+    assert "whole number from 0 to 100" in errors[0].reason
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_attributes_with_a_number_json_does_not_have_are_refused(constant: str) -> None:
+    entries, errors = csvio.parse(f'md5,attributes\n9e107d9d372bb6826bd81d3542a419d6,"{{""size"": {constant}}}"\n')
+    assert entries == []
+    assert [(error.line, error.reason.split(":")[0]) for error in errors] == [(2, "attributes")]
+    assert f"{constant} is not a JSON value" in errors[0].reason
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolons_and_tabs_separate_columns_as_the_header_does(separator: str) -> None:
+    # Spreadsheets save "CSV" with semicolons where the decimal mark is a comma; tab-separated exports are common.
+    text = (
+        separator.join(["MD5", "category", "attributes"])
+        + "\r\n"
+        + separator.join(["9E107D9D372BB6826BD81D3542A419D6", "1", '"{""k"": [1, 2]}"'])
+        + "\r\n"
+        + separator.join(["zz", "", ""])
+        + "\r\n"
+    )
+    entries, errors = csvio.parse(text)
+    assert [(entry.hashes, entry.category, entry.attributes) for entry in entries] == [
+        ({"md5": "9e107d9d372bb6826bd81d3542a419d6"}, "1", {"k": [1, 2]})
+    ]
+    assert [(error.line, error.reason.split(":")[0]) for error in errors] == [(3, "md5")]

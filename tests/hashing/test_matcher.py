@@ -145,6 +145,21 @@ def test_low_quality_hashes_are_neither_indexed_nor_matched(store: Store) -> Non
     assert {match.hash_type for match in same.matches} == {"md5", "sha1", "sha256"}
 
 
+def test_an_all_zero_pdq_of_unknown_quality_is_neither_indexed_nor_matched(store: Store) -> None:
+    # PDQ gives 256 zeros for a flat picture; without its quality, such a hash used to match every blank frame.
+    zeros, nearly = "0" * 64, "0" * 62 + "0f"
+    with store.unit_of_work() as session:
+        add(session, "Known", BankKind.KNOWN_ABUSE, [EntryIn(hashes={"pdq": zeros}, series="Alpha")])
+        matcher = Matcher.from_store(session=session)
+        add(session, "Later", BankKind.KNOWN_ABUSE, [EntryIn(hashes={"pdq": zeros, "md5": "0" * 32})])
+        results = matcher.lookup_many(session=session, queries=[HashQuery(pdq=zeros), HashQuery(pdq=nearly)])
+    assert matcher.skipped_low_quality == 2  # the one read at the start and the one added since
+    assert [result.matches for result in results] == [[], []]
+    assert results[0].pdq_skipped is not None
+    assert "all 256 bits are 0" in results[0].pdq_skipped
+    assert results[1].pdq_skipped is None
+
+
 def test_exact_candidates_are_confirmed_on_the_full_value(store: Store) -> None:
     stored = "0123456789abcdef" + "0" * 16
     lookalike = "0123456789abcdef" + "f" * 16  # same 64-bit prefix, another digest

@@ -178,3 +178,25 @@ def test_entries_without_md5_or_sha1_are_left_out_of_a_vics_export(store: Store)
         text, skipped = export_text(session=session, bank=bank, file_format=FileFormat.VICS)
     assert skipped == 1
     assert json.loads(text)["value"] == []
+
+
+def test_numbers_json_does_not_have_are_refused_by_line(store: Store, tmp_path: Path) -> None:
+    # Python's reader takes NaN and Infinity; stored, they made every export of the bank invalid JSON.
+    path = tmp_path / "constants.json"
+    path.write_text(
+        '{"value": [\n'
+        ' {"MD5": "9E107D9D372BB6826BD81D3542A419D6", "MediaSize": 10},\n'
+        ' {"MD5": "E4D909C290D0FB1CA068FFADDF22CBD0", "MediaSize": NaN},\n'
+        ' {"MD5": "E4D909C290D0FB1CA068FFADDF22CBD1", "MediaFiles": [{"Size": -Infinity}]},\n'
+        ' {"MD5": "E4D909C290D0FB1CA068FFADDF22CBD2", "Category": Infinity}\n'
+        "]}\n",
+        encoding="utf-8",
+    )
+    report = load(store, path)
+    assert report.added == 1
+    assert [(error.line, error.reason) for error in report.errors] == [
+        (3, "MediaSize: NaN is not a JSON value"),
+        (4, "MediaFiles: -Infinity is not a JSON value"),
+        (5, "Category: Infinity is not a JSON value"),
+    ]
+    json.loads(json.dumps(exported(store)), parse_constant=pytest.fail)

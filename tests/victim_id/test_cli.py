@@ -244,3 +244,32 @@ def test_bad_values_and_unwritable_outputs_are_refused_cleanly_and_leave_no_trac
         assert message in result.stderr, (arguments, result.stderr)
         assert "Traceback" not in result.output
     assert events() == before  # the export that could not be written recorded nothing
+
+
+def test_an_unreadable_manifest_is_refused_in_one_line(
+    app: typer.Typer, agency_id: AgencyId, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.hashing.test_cli import make_unreadable
+
+    manifest = tmp_path / "case.csv"
+    manifest.write_text(f"md5\n{md5(1)}\n", encoding="utf-8")
+    make_unreadable(monkeypatch, manifest)
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    result = run(app, "submit", str(manifest), "--agency", agency, "--case", "C-U", code=2)
+    assert result.stderr.strip().splitlines() == [f"error: {manifest}: Permission denied; nothing was stored"]
+
+
+def test_a_manifest_that_is_not_utf8_is_refused_naming_the_line(
+    app: typer.Typer, agency_id: AgencyId, tmp_path: Path
+) -> None:
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(f"md5,note\r\n{md5(1)},ok\r\n{md5(2)},Ren\xe9e\r\n".encode("latin-1"))
+    wide = tmp_path / "wide.csv"
+    wide.write_text(f"md5\n{md5(1)}\n", encoding="utf-16")
+    for path, reason in [
+        (latin, "line 3: not UTF-8 text (byte 83)"),
+        (wide, "line 1: UTF-16 text, not UTF-8: save it as UTF-8"),
+    ]:
+        result = run(app, "submit", str(path), "--agency", agency, "--case", "C-L", code=2)
+        assert result.stderr.strip().splitlines() == [f"error: {path}: {reason}; nothing was stored"]

@@ -53,8 +53,14 @@ def _query_for(item: str) -> tuple[HashQuery, dict[str, Any]]:
     from clearinghouse.hashing.schemas import HashQuery
 
     path = Path(item)
+    if path.is_dir():
+        raise InputError(item, "is a folder; give files or hash values")
     if path.is_file():
-        hashes = hash_content(path.read_bytes())
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            raise InputError(item, error.strerror or str(error)) from error
+        hashes = hash_content(content)
         query = HashQuery(
             ref=item,
             md5=hashes.md5,
@@ -98,7 +104,7 @@ def match_command(
 
     try:
         pairs = [_query_for(item) for item in items]
-    except (InputError, OSError) as error:
+    except InputError as error:
         raise fail(str(error)) from error
     try:
         with command_store(url) as store, store.unit_of_work() as session:
@@ -148,9 +154,11 @@ def import_command(
         with command_store(url) as store, store.unit_of_work() as session:
             target = service.get_or_create_bank(session=session, name=bank, kind=kind, source=source)
             report = import_file(session=session, bank=target, path=file, file_format=file_format)
-            if report.errors and not (report.added or report.updated):
+            if not (report.added or report.updated):
                 raise _NothingLoaded(report)  # rolls the unit of work back, a bank created for it included
     except _NothingLoaded as refused:
+        if not refused.report.errors:  # a header row or an empty list: a mistaken file more likely than a wish
+            raise fail(f"{file}: lists no record; nothing was stored", 1) from None
         _echo_json(refused.report.model_dump(mode="json"))
         raise fail(f"{file}: no record could be loaded; nothing was stored", 1) from None
     except ImportFormatError as error:

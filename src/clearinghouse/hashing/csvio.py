@@ -3,8 +3,9 @@
 Columns (header row required, any order): ``md5``, ``sha1``, ``sha256``, ``pdq`` (at least one per row),
 ``pdq_quality`` (0 to 100), ``series``, ``category`` (a Project VIC category, 0 to 99), ``victim_identified``
 (true/false/yes/no/1/0), ``added_at`` (ISO 8601 with a time zone, from 1990 to now) and ``attributes`` (a JSON
-object). Any other column is kept in the entry's attributes under its header. A file without a header naming at
-least one hash column is refused whole; a bad row is reported with its line and the other rows still load.
+object). Any other column is kept in the entry's attributes under its header. Columns are separated by commas, or
+by semicolons or tabs when the header is. A file without a header naming at least one hash column is refused
+whole; a bad row is reported with its line and the other rows still load.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from pydantic import ValidationError
 from clearinghouse.errors import InputError
 from clearinghouse.hashing.models import BankEntry
 from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, RowError, error_reason
+from clearinghouse.validation import is_ascii_number
 
 HASH_COLUMNS = ("md5", "sha1", "sha256", "pdq")
 COLUMNS = (*HASH_COLUMNS, "pdq_quality", "series", "category", "victim_identified", "added_at", "attributes")
+SEPARATORS = (",", ";", "\t")
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 
 
 def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
     """Entries of a CSV text and the rows refused; :class:`ImportFormatError` when the header is unusable."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_separator(text))
     try:
         header = next(reader, None)
     except csv.Error as error:
@@ -39,7 +42,8 @@ def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
         raise ImportFormatError(1, "empty file: expected a header row")
     names = [name.strip().lower() for name in header]
     if not any(name in HASH_COLUMNS for name in names):
-        raise ImportFormatError(1, f"the header names no hash column; expected one of {', '.join(HASH_COLUMNS)}")
+        expected = f"expected one of {', '.join(HASH_COLUMNS)}, separated by commas, semicolons or tabs"
+        raise ImportFormatError(1, f"the header names no hash column; {expected}")
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ImportFormatError(1, f"repeated column(s) in the header: {', '.join(duplicates)}")
@@ -68,6 +72,16 @@ def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
     return entries, errors
 
 
+def _separator(text: str) -> str:
+    """The first of :data:`SEPARATORS` found in the header line (a comma when there is none: a single column).
+
+    Spreadsheets save "CSV" with semicolons where the decimal mark is a comma, and tab-separated exports are
+    common; a file separated otherwise than its header says is rare enough to go by the header."""
+    end = text.find("\n")
+    header = text[: end if end >= 0 else len(text)]
+    return next((separator for separator in SEPARATORS if separator in header), ",")
+
+
 def entry_from_row(row: dict[str, str], *, original: list[str] | None = None) -> EntryIn:
     """A bank entry from one row keyed by lower-case column name (errors name the column)."""
     hashes = {name: row[name].strip() for name in HASH_COLUMNS if row.get(name, "").strip()}
@@ -77,7 +91,7 @@ def entry_from_row(row: dict[str, str], *, original: list[str] | None = None) ->
     raw_attributes = row.get("attributes", "").strip()
     if raw_attributes:
         try:
-            attributes = json.loads(raw_attributes)
+            attributes = json.loads(raw_attributes, parse_constant=_not_json)
         except json.JSONDecodeError as error:
             raise InputError("attributes", f"not valid JSON ({error.msg})", raw_attributes) from error
         if not isinstance(attributes, dict):
@@ -91,13 +105,28 @@ def entry_from_row(row: dict[str, str], *, original: list[str] | None = None) ->
         raise InputError("pdq_quality", "given without a pdq hash", quality)
     return EntryIn(
         hashes=hashes,
-        pdq_quality=int(quality) if quality else None,
+        pdq_quality=_quality(quality),
         series=row.get("series") or None,
         category=row.get("category") or None,
         victim_identified=_flag(row.get("victim_identified", "")),
         added_at=_timestamp(row.get("added_at", "")),
         attributes=attributes,
     )
+
+
+def _not_json(constant: str) -> None:
+    """Python's reader takes NaN and Infinity, which JSON has not: stored, they would make every export of the
+    bank invalid JSON, and PostgreSQL refuses them."""
+    raise InputError("attributes", f"{constant} is not a JSON value")
+
+
+def _quality(text: str) -> int | None:
+    # `int` alone would read "１２" (other scripts' digits) and fail on "abc" with a message naming no column.
+    if not text:
+        return None
+    if not is_ascii_number(text) or int(text) > 100:
+        raise InputError("pdq_quality", "expected a whole number from 0 to 100", text)
+    return int(text)
 
 
 def _flag(value: str) -> bool | None:

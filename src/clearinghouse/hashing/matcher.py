@@ -50,7 +50,7 @@ class Matcher:
         self.high_water = high_water
         """Highest bank-hash id the indexes have seen; later ones are read by :meth:`refresh`."""
         self.skipped_low_quality = 0
-        """Bank PDQ hashes left out of the index because their quality is below the floor."""
+        """Bank PDQ hashes left out of the index: their quality is below the floor, or they are all zeros."""
 
     # -- building -------------------------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ class Matcher:
                     exact_keys[name].append(prefixes_from_hex([value for _, _, value, _ in rows]))
                     exact_ids[name].append(np.array([entry for entry, _, _, _ in rows], dtype=np.int64))
                 elif name == types.PdqHash.name:
-                    usable = [row for row in rows if types.PdqHash.usable(row[3])]
+                    usable = [row for row in rows if types.PdqHash.usable(row[3], row[2])]
                     matcher.skipped_low_quality += len(rows) - len(usable)
                     pdq_hashes.append(hashes_from_hex([value for _, _, value, _ in usable]))
                     pdq_ids.append(np.array([entry for entry, _, _, _ in usable], dtype=np.int64))
@@ -115,7 +115,7 @@ class Matcher:
                 keys = prefixes_from_hex([value for _, _, value, _ in group])
                 self.exact[name].add(keys, [entry for entry, _, _, _ in group])
             elif name == types.PdqHash.name:
-                usable = [entry for entry in group if types.PdqHash.usable(entry[3])]
+                usable = [entry for entry in group if types.PdqHash.usable(entry[3], entry[2])]
                 self.skipped_low_quality += len(group) - len(usable)
                 if usable:
                     hashes = hashes_from_hex([value for _, _, value, _ in usable])
@@ -184,10 +184,10 @@ class Matcher:
         for position, query in enumerate(queries):
             if query.pdq is None:
                 continue
-            if types.PdqHash.usable(query.pdq_quality):
+            if types.PdqHash.usable(query.pdq_quality, query.pdq):
                 near.append(position)
             else:
-                results[position].pdq_skipped = _too_little_detail(query.pdq_quality)
+                results[position].pdq_skipped = _too_little_detail(query.pdq_quality, query.pdq)
         if near:
             found_near = self.pdq.search(hashes_from_hex([str(queries[i].pdq) for i in near]))
             for query_index, hash_id, distance in zip(
@@ -236,7 +236,9 @@ def _query_for(content: bytes) -> HashQuery:
     )
 
 
-def _too_little_detail(quality: int | None) -> str:
+def _too_little_detail(quality: int | None, value: str) -> str:
+    if types.PdqHash.flat(value):
+        return "all 256 bits are 0, the hash of a flat picture: too little detail to match"
     return f"quality {quality} is below {types.PdqHash.min_quality}: too little detail to match"
 
 

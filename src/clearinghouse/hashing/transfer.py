@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from clearinghouse.hashing import csvio, service, vics
 from clearinghouse.hashing.kinds import SUFFIXES as SUFFIXES  # re-exported: they were defined here once
 from clearinghouse.hashing.kinds import FileFormat as FileFormat
 from clearinghouse.hashing.models import HashBank
-from clearinghouse.hashing.schemas import EntryIn, ImportReport, RowError
+from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, ImportReport, RowError
 
 
 def parse(text: str, file_format: FileFormat) -> tuple[list[EntryIn], list[RowError]]:
@@ -23,11 +24,20 @@ def parse(text: str, file_format: FileFormat) -> tuple[list[EntryIn], list[RowEr
 
 
 def read_file(path: Path) -> str:
-    """A bank file's text (UTF-8, a byte-order mark allowed)."""
+    """A bank file's (or a manifest's) text: UTF-8, a byte-order mark allowed. Text that is not UTF-8 is an
+    :class:`ImportFormatError` naming the line of the first byte that is not (UTF-16, as some Windows tools
+    save, is named as such); a file that cannot be read is an :class:`InputError` naming it."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
+    except OSError as error:  # no permission, a read error, removed since it was named
+        raise InputError(str(path), error.strerror or str(error)) from error
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ImportFormatError(1, "UTF-16 text, not UTF-8: save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InputError("file", f"not UTF-8 text (byte {error.start})", path.name) from error
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ImportFormatError(line, f"not UTF-8 text (byte {error.start})") from None
 
 
 def import_file(*, session: Session, bank: HashBank, path: Path, file_format: FileFormat | None = None) -> ImportReport:

@@ -162,9 +162,18 @@ class PdqHash(HashType):
         return (int(cls.normalise(left), 16) ^ int(cls.normalise(right), 16)).bit_count()
 
     @classmethod
-    def usable(cls, quality: int | None) -> bool:
-        """Whether a hash of this quality may be matched (an unknown quality is given the benefit)."""
+    def usable(cls, quality: int | None, value: str | None = None) -> bool:
+        """Whether a hash of this quality may be matched (an unknown quality is given the benefit), the value being
+        none of :meth:`flat`'s."""
+        if value is not None and cls.flat(value):
+            return False
         return quality is None or quality >= cls.min_quality
+
+    @classmethod
+    def flat(cls, value: str) -> bool:
+        """Whether ``value`` is 256 zeros: what PDQ gives a flat picture (with quality 0). Given without its
+        quality, it would otherwise be matched, and lies within the threshold of every other blank frame's."""
+        return not value.strip("0")
 
     @classmethod
     def compute(cls, content: bytes) -> ComputedHash | None:

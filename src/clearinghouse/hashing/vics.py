@@ -18,6 +18,7 @@ import json
 import json.decoder
 import json.scanner
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,6 +33,28 @@ _COLUMNS = {"MD5": "md5", "SHA1": "sha1"}
 _METADATA = ("Category", "Series", "VictimIdentified")
 
 
+@dataclass(frozen=True)
+class _NotJson:
+    """Where the text has NaN, Infinity or -Infinity: Python's reader takes them, JSON has not. Stored, they would
+    make every export of the bank invalid JSON (and PostgreSQL refuses them), so the entry holding one is refused."""
+
+    constant: str
+
+
+def _not_json_in(value: Any) -> _NotJson | None:
+    """The first :class:`_NotJson` anywhere in ``value`` (walked without recursion: nesting may be deep)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, _NotJson):
+            return item
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
+
+
 class _LocatedList(list[Any]):
     """A JSON array that remembers the offset in the text where each of its elements starts."""
 
@@ -41,7 +64,7 @@ class _LocatedList(list[Any]):
 def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
     """Entries of a VICS document and the Media entries refused; :class:`ImportFormatError` if malformed."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_NotJson)
     except json.JSONDecodeError as error:
         raise ImportFormatError(error.lineno, f"not valid JSON: {error.msg} (column {error.colno})") from error
     media = _media_of(document, text)
@@ -80,6 +103,8 @@ def entry_from_media(record: Any) -> EntryIn:
     hashes: dict[str, str] = {}
     attributes: dict[str, Any] = {}
     for key, value in record.items():
+        if (found := _not_json_in(value)) is not None:
+            raise InputError(key, f"{found.constant} is not a JSON value")
         if key in _COLUMNS and value not in (None, ""):
             if not isinstance(value, str):
                 raise InputError(key, "must be a string of hexadecimal digits", value)

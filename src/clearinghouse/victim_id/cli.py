@@ -106,12 +106,16 @@ def submit_command(
     url: UrlOption = None,
 ) -> None:
     """Receive an agency's manifest of hashes for one case; a bad manifest is refused whole, by line."""
+    from clearinghouse.hashing.schemas import ImportFormatError
+    from clearinghouse.hashing.transfer import read_file
     from clearinghouse.victim_id.manifest import ManifestError, detect_format, parse_manifest, submit_manifest
 
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise _fail(f"{file}: not UTF-8 text (byte {error.start}); nothing was stored") from None
+        text = read_file(file)
+    except ImportFormatError as error:  # not UTF-8
+        raise _fail(f"{file}: {error}; nothing was stored") from None
+    except InputError as error:  # no permission, a read error, removed since it was named
+        raise _fail(f"{error}; nothing was stored") from None
     try:
         files = parse_manifest(text, file_format or detect_format(text, file.name))
     except RecursionError:
