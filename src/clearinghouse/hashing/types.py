@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from clearinghouse.errors import InputError
+from clearinghouse.errors import InputError, shortened
 from clearinghouse.hashing.settings import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY
 
 
@@ -99,7 +99,9 @@ class HexDigestType(HashType):
     def normalise(cls, value: str) -> str:
         text = str(value).strip().lower()
         if len(text) != 2 * cls.digest_size or not _HEX.fullmatch(text):
-            raise HashFormatError(cls.name, f"expected {2 * cls.digest_size} hexadecimal digits", _shorten(str(value)))
+            raise HashFormatError(
+                cls.name, f"expected {2 * cls.digest_size} hexadecimal digits", shortened(str(value), _SHOWN)
+            )
         return text
 
     @classmethod
@@ -154,7 +156,9 @@ class PdqHash(HashType):
     def normalise(cls, value: str) -> str:
         text = str(value).strip().lower()
         if len(text) != cls.bits // 4 or not _HEX.fullmatch(text):
-            raise HashFormatError(cls.name, f"expected {cls.bits // 4} hexadecimal digits", _shorten(str(value)))
+            raise HashFormatError(
+                cls.name, f"expected {cls.bits // 4} hexadecimal digits", shortened(str(value), _SHOWN)
+            )
         return text
 
     @classmethod
@@ -195,7 +199,7 @@ class UnavailableHashType(HashType):
 
     @classmethod
     def normalise(cls, value: str) -> str:
-        raise HashTypeUnavailable(cls.name, cls.reason, _shorten(str(value)))
+        raise HashTypeUnavailable(cls.name, cls.reason, shortened(str(value), _SHOWN))
 
     @classmethod
     def distance(cls, left: str, right: str) -> int:
@@ -229,11 +233,10 @@ class VpdqHash(UnavailableHashType):
 
 
 _HEX = re.compile(r"[0-9a-f]+")
+_SHOWN = 80
+"""Characters of a refused value a message repeats: more than the longest digest's 64, so that a digest a few
+digits too long is shown whole."""
 HASH_TYPES: dict[str, type[HashType]] = {}
-
-
-def _shorten(value: str, limit: int = 80) -> str:
-    return value if len(value) <= limit else value[:limit] + "…"
 
 
 def register(hash_type: type[HashType]) -> type[HashType]:
