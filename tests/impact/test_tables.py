@@ -228,3 +228,18 @@ def test_unique_files_after_grouping_visually_similar_images(store: Store) -> No
     rows = dict(table.rows)
     assert rows["by MD5"] == (3,)  # the second picture was sent twice as the same bytes
     assert rows["after grouping visually similar images"] == (2,)  # the re-compressed copy joins its original
+
+
+def test_a_table_named_twice_is_printed_once_in_every_format(url: str) -> None:
+    twice = ["--year", "2023", "--url", url, "--table", "bundles", "--table", "files_by_kind", "--table", "bundles"]
+    rows = list(csv.DictReader(io.StringIO(_invoke(*twice, "--format", "csv"))))
+    assert [r["table"] for r in rows].count("bundles") == 3  # its three rows, once
+    assert list(json.loads(_invoke(*twice, "--format", "json"))["tables"]) == ["bundles", "files_by_kind"]
+    assert _invoke(*twice, "--format", "md").count("## ") == 2
+
+
+def test_a_platform_named_total_is_not_taken_for_the_total(store: Store) -> None:
+    send(store, ready(store, "Total"), [line("t1", doc(state="NC")), line("t2", doc(state="NY"))])
+    with store.session() as session:
+        (table,) = national_tables(session, 2023, ["reports_by_platform"])
+    assert table.rows == [("Total (platform)", (2,)), ("total", (2,))]

@@ -172,10 +172,15 @@ def reports_by_content(session: Session, year: int) -> NationalTable:
     return _single("Reports with new content, and with content seen before only", "reports_by_content", rows)
 
 
+def _platform_label(name: str) -> str:
+    """A platform's row label: its name, unless a reader would take that name for the table's total row."""
+    return f"{name} (platform)" if name.strip().casefold() == "total" else name
+
+
 def reports_by_platform(session: Session, year: int) -> NationalTable:
     joins = [(PlatformAccount, PlatformAccount.id == Report.platform_id)]
     counts = _grouped(session, PlatformAccount.name, year, joins=joins)
-    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    rows = sorted(((_platform_label(name), n) for name, n in counts.items()), key=lambda item: (-item[1], item[0]))
     return _single("Reports per reporting platform", "reports_by_platform", rows)
 
 
@@ -266,9 +271,10 @@ def all_tables() -> dict[str, Callable[[Session, int], NationalTable]]:
 
 
 def national_tables(session: Session, year: int, names: Iterable[str] | None = None) -> list[NationalTable]:
-    """The named tables (all by default) for ``year``."""
+    """The named tables (all by default) for ``year``, each once even if named twice (a JSON document holds a
+    table once, so CSV and Markdown do too)."""
     known = all_tables()
-    wanted = list(names) if names else list(known)
+    wanted = list(dict.fromkeys(names)) if names else list(known)
     unknown = [name for name in wanted if name not in known]
     if unknown:
         raise KeyError(f"no national table named {', '.join(unknown)}; known: {', '.join(known)}")
