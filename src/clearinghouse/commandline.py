@@ -80,6 +80,16 @@ def command_store(url: str | None) -> Iterator[Store]:
         store.dispose()
 
 
+def check_year(year: int) -> None:
+    """Refuse a year of figures that has not begun (UTC): nothing can be counted for it, and a figure "to date"
+    (children identified, professionals registered) would be printed as the end of a year nobody has seen."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).year
+    if year > now:
+        raise fail(f"--year {year} has not begun (it is {now} in UTC): there is nothing to count for it")
+
+
 def check_output(out: Path | None) -> None:
     """Refuse, before any work, an output file that cannot be created: a folder, or one in no existing folder."""
     if out is None:

@@ -246,15 +246,17 @@ def test_bad_values_and_unwritable_outputs_are_refused_cleanly_and_leave_no_trac
     assert events() == before  # the export that could not be written recorded nothing
 
 
-@pytest.mark.parametrize(("year", "quarter"), [("1900", "1"), ("9998", "4")])
-def test_export_takes_every_year_its_option_allows(app: typer.Typer, year: str, quarter: str) -> None:
-    document = json.loads(run(app, "export", "--year", year, "--quarter", quarter, "--format", "json").stdout)
-    assert (document["year"], document["quarter"], document["series"]) == (int(year), int(quarter), [])
+def test_export_takes_the_first_year_its_option_allows(app: typer.Typer) -> None:
+    document = json.loads(run(app, "export", "--year", "1900", "--quarter", "1", "--format", "json").stdout)
+    assert (document["year"], document["quarter"], document["series"]) == (1900, 1, [])
 
 
-def test_the_export_service_refuses_a_year_it_cannot_bound() -> None:
+def test_the_export_service_bounds_the_years_of_the_option() -> None:
+    import datetime as dt
+
     from clearinghouse.errors import InputError
     from clearinghouse.victim_id.export import quarter_bounds
 
+    assert quarter_bounds(9998, 4)[1] == dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
     with pytest.raises(InputError, match="1900 to 9998"):
         quarter_bounds(9999, 4)

@@ -80,10 +80,11 @@ def render_command(
     url: UrlOption = None,
 ) -> None:
     """Render one state's sheet for a year from the records in the store."""
-    from clearinghouse.commandline import check_output, command_store, output_format, writing
+    from clearinghouse.commandline import check_output, check_year, command_store, output_format, writing
     from clearinghouse.impact.render import render_sheet_bytes
 
     code = _resolve_state(state)
+    check_year(year)
     chosen = output_format(fmt, out, OutputFormat.MD)
     if out is None and chosen is OutputFormat.PDF:
         raise typer.BadParameter("a PDF goes to a file: add --out FILE.pdf", param_hint="--out")
@@ -111,8 +112,9 @@ def all_command(
     """Write every state's, DC's and every territory's sheet for a year into a folder."""
     from rich.progress import track
 
-    from clearinghouse.commandline import command_store, make_folder, writing
+    from clearinghouse.commandline import check_year, command_store, make_folder, writing
 
+    check_year(year)
     chosen: list[SheetFormat] = [f.value for f in formats] if formats else ["md", "html", "pdf"]
     with command_store(url) as store:
         make_folder(out)

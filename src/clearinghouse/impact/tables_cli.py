@@ -119,9 +119,10 @@ def tables_command(
 
     The definitions of every table are in docs/metrics.md, under "National tables".
     """
-    from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
+    from clearinghouse.commandline import check_output, check_year, command_store, fail, output_format, write_output
     from clearinghouse.impact.tables import all_tables, national_tables
 
+    check_year(year)
     unknown = [name for name in table or () if name not in all_tables()]
     if unknown:
         raise fail(f"--table {', '.join(unknown)}: no such table; known: {', '.join(all_tables())}")

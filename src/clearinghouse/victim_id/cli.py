@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
+from clearinghouse.commandline import check_output, check_year, command_store, fail, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing.kinds import FileFormat
 
@@ -302,6 +302,7 @@ def export_command(
     """Write where each identified series' files were found in a quarter, for victim-notification programs."""
     from clearinghouse.victim_id import export
 
+    check_year(year)
     chosen = output_format(export_format, out, ExportFormat.CSV)
     check_output(out)
     with _unit_of_work(url) as session:
@@ -331,6 +332,7 @@ def tables_command(
     from clearinghouse.impact import vid_tables
     from clearinghouse.impact.tables_cli import to_csv
 
+    check_year(year)
     chosen = output_format(table_format, out, TableFormat.MD)
     check_output(out)
     with command_store(url) as store, store.session() as session:
