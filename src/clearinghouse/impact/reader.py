@@ -222,7 +222,7 @@ def read_text(text: str, *, source: str = "<text>") -> ReadResult:
                 )
             )
     for figure in NATIONAL_FIGURE_NAMES:
-        if figure not in national and figure not in _OCCASIONAL_NATIONAL:
+        if figure not in national and figure not in _OCCASIONAL_NATIONAL and not _no_share(figure, national, ours):
             problems.append(
                 Problem(
                     kind=ProblemKind.NOT_STATED,
@@ -246,6 +246,11 @@ def read_text(text: str, *, source: str = "<text>") -> ReadResult:
         problems=tuple(problems),
         zero_by_rule=tuple(zero_by_rule),
     )
+
+
+def _no_share(figure: str, national: dict[str, int], ours: bool) -> bool:
+    """Our sheets state no share of likely trafficking when no child went missing from care (a share of none)."""
+    return ours and figure == "likely_trafficking_percent" and national.get("missing_from_social_services") == 0
 
 
 def _describe(figure: str) -> str:

@@ -177,14 +177,19 @@ def _victim_identification(fig: StateFigures, nat: NationalFigures) -> Section:
 def _missing_children(fig: StateFigures, nat: NationalFigures) -> Section:
     national_cases = count(nat.missing_cases, "missing-child case", "missing-child cases")
     from_care = number(nat.missing_from_social_services)
+    # A share of no cases is no finding: "0% of those children" would read as one.
+    share = (
+        f" Our analysis found that {nat.likely_trafficking_percent}% of those children were likely trafficked for sex."
+        if nat.missing_from_social_services
+        else ""
+    )
     return Section(
         key="missing-children",
         heading="Missing children",
         paragraphs=(
             Paragraph(
                 f"In {fig.year}, the Clearinghouse opened {national_cases} nationwide; {from_care} of them "
-                "concerned children missing from social-services care. Our analysis found that "
-                f"{nat.likely_trafficking_percent}% of those children were likely trafficked for sex."
+                f"concerned children missing from social-services care.{share}"
             ),
             # Always written, even at zero: the table below must visibly add up to this total.
             Paragraph(
