@@ -124,3 +124,25 @@ def test_an_extension_naming_a_format_the_command_does_not_write_is_refused(
     result = runner.invoke(app, [*COMMANDS[command], "--url", url, *chosen, "-o", str(out)])
     refused(result, 2, str(out), f"a {out.suffix} file")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "given", "name"),
+    [
+        ("sheet render", "PDF", "nc.pdf"),
+        ("tables", "JSON", "tables.json"),
+        ("vid export", "JSON", "series.json"),
+        ("vid tables", "Csv", "tables.csv"),
+    ],
+)
+def test_a_format_is_taken_in_any_case(url: str, tmp_path: Path, command: str, given: str, name: str) -> None:
+    out = tmp_path / name
+    result = runner.invoke(app, [*COMMANDS[command], "--url", url, "--format", given, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 0
+
+
+def test_sheet_all_takes_its_formats_in_any_case(url: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sheet", "all", "--year", "2023", "--url", url, "-o", str(tmp_path), "-f", "JSON"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "NC-2023.json").exists()

@@ -74,7 +74,9 @@ def render_command(
     year: YearOption,
     fmt: Annotated[
         OutputFormat | None,
-        typer.Option("--format", "-f", help="Output format; default: from --out's extension, else md."),
+        typer.Option(
+            "--format", "-f", help="Output format; default: from --out's extension, else md.", case_sensitive=False
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write; default: standard output.")] = None,
     url: UrlOption = None,
@@ -105,7 +107,9 @@ def all_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the sheets into.")],
     formats: Annotated[
         list[OutputFormat] | None,
-        typer.Option("--format", "-f", help="Formats to write (repeatable); default md, html, pdf."),
+        typer.Option(
+            "--format", "-f", help="Formats to write (repeatable); default md, html, pdf.", case_sensitive=False
+        ),
     ] = None,
     url: UrlOption = None,
 ) -> None:

@@ -293,6 +293,7 @@ def export_command(
             "--format",
             "-f",
             help="csv: a line per series and agency. json: one document. Default: from --out's extension, else csv.",
+            case_sensitive=False,
         ),
     ] = None,
     out: OutOption = None,
