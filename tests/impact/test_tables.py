@@ -243,3 +243,15 @@ def test_a_platform_named_total_is_not_taken_for_the_total(store: Store) -> None
     with store.session() as session:
         (table,) = national_tables(session, 2023, ["reports_by_platform"])
     assert table.rows == [("Total (platform)", (2,)), ("total", (2,))]
+
+
+def test_markdown_says_when_a_year_has_no_records(url: str) -> None:
+    from clearinghouse.cli import app
+
+    counted = _invoke("--year", "2023", "--url", url)
+    assert "No records" not in counted
+    empty = _invoke("--year", "1950", "--url", url)
+    assert empty.splitlines()[4] == "No records of 1950 were counted: every figure below is zero."
+    result = runner.invoke(app, ["vid", "tables", "--year", "1950", "--url", url])
+    assert result.exit_code == 0, result.output
+    assert "No records of 1950 were counted" in result.stdout

@@ -78,9 +78,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def to_markdown(tables: Sequence[NationalTable], year: int) -> str:
-    """The tables as Markdown, one section each, figures with thousands separators."""
-    lines = [f"# National tables, {year}", "", 'Definitions: docs/metrics.md, "National tables".', ""]
+def to_markdown(tables: Sequence[NationalTable], year: int, heading: str = "National tables") -> str:
+    """The tables as Markdown, one section each, figures with thousands separators. ``heading`` is also the
+    section of docs/metrics.md that defines them. A year with no records says so above its zeros: a reader must
+    not take an empty store, or a year before it, for a year in which nothing happened."""
+    lines = [f"# {heading}, {year}", "", f'Definitions: docs/metrics.md, "{heading}".', ""]
+    if not any(value for table in tables for _, values in table.rows for value in values):
+        lines += [f"No records of {year} were counted: every figure below is zero.", ""]
     for table in tables:
         lines += [f"## {table.title}", "", f"| {table.name} | " + " | ".join(table.columns) + " |"]
         lines.append("|---|" + "---:|" * len(table.columns))
