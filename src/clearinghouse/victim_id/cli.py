@@ -310,6 +310,8 @@ def export_command(
         lines = export.distribution(session=session, year=year, quarter=quarter, actor=actor)
         text = export.to_csv(lines) if chosen is ExportFormat.CSV else export.to_json(lines, year, quarter)
         write_output(text, out)  # before the export's audit event is committed: a failed write leaves none
+    if out is not None:
+        typer.echo(f"{len(lines)} series for {year} Q{quarter} written to {out}", err=True)
 
 
 @vid_app.command("tables")
@@ -345,3 +347,5 @@ def tables_command(
     else:
         text = vid_tables.to_markdown(tables, year)
     write_output(text, out)
+    if out is not None:
+        typer.echo(f"{len(tables)} table(s) for {year} written to {out}", err=True)
