@@ -255,3 +255,21 @@ def test_markdown_says_when_a_year_has_no_records(url: str) -> None:
     result = runner.invoke(app, ["vid", "tables", "--year", "1950", "--url", url])
     assert result.exit_code == 0, result.output
     assert "No records of 1950 were counted" in result.stdout
+
+
+def test_the_year_of_a_report_is_the_utc_one(any_store: Store) -> None:
+    new_york, athens = dt.timezone(dt.timedelta(hours=-5)), dt.timezone(dt.timedelta(hours=2))
+    send(
+        any_store,
+        ready(any_store),
+        [
+            line("last-second", doc(state="NC"), at=dt.datetime(2023, 12, 31, 23, 59, 59, tzinfo=dt.UTC)),
+            line("new-york-eve", doc(state="NY"), at=dt.datetime(2023, 12, 31, 23, 59, 59, tzinfo=new_york)),
+            line("athens-new-year", doc(state="PR"), at=dt.datetime(2024, 1, 1, 0, 30, tzinfo=athens)),
+        ],
+    )
+    pipeline.run(any_store, clock=lambda received: received + dt.timedelta(minutes=30))
+    with any_store.session() as session:
+        years = {year: _rows(national_tables(session, year, ["reports_by_state"])[0]) for year in (2023, 2024)}
+    assert {code: n for code, n in years[2023].items() if n} == {"NC": 1, "PR": 1, "total": 2}
+    assert {code: n for code, n in years[2024].items() if n} == {"NY": 1, "total": 1}
