@@ -43,3 +43,18 @@ def test_the_current_year_and_past_ones_are_counted(seeded: Store, tmp_path: Pat
     arguments = [*COMMANDS[command], "--year", year, "--url", seeded.url, *_outputs(command, tmp_path)]
     result = runner.invoke(app, arguments)
     assert result.exit_code == 0, result.output
+
+
+def test_a_sheet_and_tables_of_the_current_year_say_it_is_not_over(seeded: Store) -> None:
+    def note() -> str:
+        today = dt.datetime.now(dt.UTC)
+        return f"{today.year} is not over: these figures count its records up to {today.day} {today:%B}."
+
+    today = dt.datetime.now(dt.UTC)
+    for arguments in (["sheet", "render", "GU"], ["tables"], ["vid", "tables"]):
+        before = note()
+        current = runner.invoke(app, [*arguments, "--year", str(today.year), "--url", seeded.url])
+        assert current.exit_code == 0, current.output
+        assert before in current.stdout or note() in current.stdout, arguments  # midnight may pass meanwhile
+        past = runner.invoke(app, [*arguments, "--year", str(today.year - 1), "--url", seeded.url])
+        assert "is not over" not in past.stdout

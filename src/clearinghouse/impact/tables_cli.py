@@ -82,7 +82,12 @@ def to_markdown(tables: Sequence[NationalTable], year: int, heading: str = "Nati
     """The tables as Markdown, one section each, figures with thousands separators. ``heading`` is also the
     section of docs/metrics.md that defines them. A year with no records says so above its zeros: a reader must
     not take an empty store, or a year before it, for a year in which nothing happened."""
+    from clearinghouse.impact.wording import not_over
+
     lines = [f"# {heading}, {year}", "", f'Definitions: docs/metrics.md, "{heading}".', ""]
+    partial = not_over(year)
+    if partial:
+        lines += [partial, ""]
     if not any(value for table in tables for _, values in table.rows for value in values):
         lines += [f"No records of {year} were counted: every figure below is zero.", ""]
     for table in tables:

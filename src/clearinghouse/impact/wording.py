@@ -14,6 +14,7 @@ categories, zeros included, with their total, because the categories must visibl
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from clearinghouse.impact.figures import NationalFigures, StateFigures, StateSheet
@@ -308,6 +309,14 @@ def _education(fig: StateFigures, nat: NationalFigures) -> Section:
     )
 
 
+def not_over(year: int) -> str | None:
+    """The note a sheet or table of the current year carries: its figures are the year so far, not the year."""
+    today = dt.datetime.now(dt.UTC)
+    if year != today.year:
+        return None
+    return f"{year} is not over: these figures count its records up to {today.day} {today:%B}."
+
+
 def layout_sheet(sheet: StateSheet) -> SheetLayout:
     """Word a sheet: every section, sentence and table row, applying the zero-figure rule.
 
@@ -330,6 +339,7 @@ def layout_sheet(sheet: StateSheet) -> SheetLayout:
         sections=tuple(build(fig, nat) for build in (*sections, _rapid_response, _education)),
         footer=(
             f"{PROVENANCE} for {fig.year}; {METRICS_DOC} defines each one.",
+            *filter(None, (not_over(fig.year),)),
             "A state figure of zero is not written out: its section shows the national figure instead, and "
             "the missing-children table lists every category, zeros included.",
         ),
