@@ -20,7 +20,7 @@ from clearinghouse.impact.tables_cli import TABLE_NAMES, tables_command
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.filing import FiledReport, file_reports
 from clearinghouse.tipline.models import IncidentType, ReportSource
-from clearinghouse.tipline.service import open_report
+from clearinghouse.tipline.service import expire_stale, open_report, retract_report
 from clearinghouse.tipline.wire_schemas import ReportIntake
 from tests.tipline.bulk_helpers import ENTICEMENT, T0, doc, image, line, md5, ready, send
 
@@ -55,15 +55,20 @@ def _year(store: Store) -> None:
         public = ReportIntake.model_validate(doc(state="TX"))
         filed = FiledReport(intake=public, received_at=T0, source=ReportSource.PUBLIC)
         file_reports(session=session, platform_id=None, reports=[filed], actor="public")
-        open_report(  # never finished
-            session=session,
-            incident_type=IncidentType.CHILD_PORNOGRAPHY,
-            source=ReportSource.PLATFORM,
-            body={},
-            actor="test",
-            platform_id=social,
-            at=T0,
-        )
+        drafts = [
+            open_report(  # never finished: one expires, one is retracted, one stays open
+                session=session,
+                incident_type=IncidentType.CHILD_PORNOGRAPHY,
+                source=ReportSource.PLATFORM,
+                body={},
+                actor="test",
+                platform_id=social,
+                at=at,
+            )
+            for at in (T0 - dt.timedelta(days=2), T0, T0)
+        ]
+        assert expire_stale(session=session, now=T0) == 1
+        retract_report(session=session, report_id=drafts[1].id, actor="test", at=T0)
     pipeline.run(store, clock=lambda received: received + dt.timedelta(minutes=30))
 
 
