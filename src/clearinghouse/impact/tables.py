@@ -157,7 +157,7 @@ def unique_files_grouped(session: Session, year: int) -> NationalTable:
     md5s = [row[0] for row in rows]
     distinct_md5 = len({md5 for md5 in md5s if md5 is not None}) + sum(1 for md5 in md5s if md5 is None)
     grouped = count_groups(md5s, [row[1] for row in rows], [row[2] for row in rows])
-    table_rows = [("by MD5", (distinct_md5,)), ("after grouping visually similar images", (grouped,))]
+    table_rows = [("before_grouping", (distinct_md5,)), ("after_grouping", (grouped,))]
     return NationalTable(
         "unique_files_grouped", "Unique files, before and after grouping similar images", ("files",), table_rows
     )
