@@ -146,3 +146,12 @@ def test_sheet_all_takes_its_formats_in_any_case(url: str, tmp_path: Path) -> No
     result = runner.invoke(app, ["sheet", "all", "--year", "2023", "--url", url, "-o", str(tmp_path), "-f", "JSON"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "NC-2023.json").exists()
+
+
+def test_sheet_all_refuses_an_empty_folder_name(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # `-o "$DIR"` with DIR unset: the sheets would land in the current folder
+    result = runner.invoke(app, ["sheet", "all", "--year", "2023", "--url", url, "-o", "", "-f", "md"])
+    refused(result, 2, "--out", "empty")
+    assert list(work.iterdir()) == []

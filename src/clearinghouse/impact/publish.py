@@ -104,7 +104,7 @@ def render_command(
 @sheet_app.command("all")
 def all_command(
     year: YearOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the sheets into.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Folder to write the sheets into.", metavar="DIR")],
     formats: Annotated[
         list[OutputFormat] | None,
         typer.Option(
@@ -116,16 +116,19 @@ def all_command(
     """Write every state's, DC's and every territory's sheet for a year into a folder."""
     from rich.progress import track
 
-    from clearinghouse.commandline import check_year, command_store, make_folder, writing
+    from clearinghouse.commandline import check_year, command_store, fail, make_folder, writing
 
     check_year(year)
+    if not out.strip():  # `-o "$DIR"` with DIR unset; a path would take it for the current folder
+        raise fail("--out is empty: name the folder to write the sheets into (. for the current one)")
+    folder = Path(out)
     chosen: list[SheetFormat] = [f.value for f in formats] if formats else ["md", "html", "pdf"]
     with command_store(url) as store:
-        make_folder(out)
+        make_folder(folder)
         with store.unit_of_work() as session:
             sheets = [build_sheet(session, code, year) for code in sheet_states(session)]
-    with writing(out):
+    with writing(folder):
         for sheet in track(sheets, description="writing sheets", console=console):
             for fmt in chosen:
-                write_sheet(sheet, fmt, out / f"{sheet.state.state}-{year}.{fmt}")
-    console.print(f"wrote {len(sheets) * len(chosen)} files to {out}")
+                write_sheet(sheet, fmt, folder / f"{sheet.state.state}-{year}.{fmt}")
+    console.print(f"wrote {len(sheets) * len(chosen)} files to {folder}")
