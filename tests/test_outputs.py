@@ -40,10 +40,10 @@ COMMANDS = {
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_an_output_in_no_folder_or_on_a_folder_is_refused(url: str, tmp_path: Path, command: str) -> None:
-    missing = tmp_path / "no" / "such" / "folder" / "out.csv"
+    missing = tmp_path / "no" / "such" / "folder" / "out.txt"
     refused(runner.invoke(app, [*COMMANDS[command], "--url", url, "-o", str(missing)]), 2, "there is no folder")
     assert not (tmp_path / "no").exists()
-    folder = tmp_path / "folder.csv"
+    folder = tmp_path / "folder.txt"
     folder.mkdir()
     result = runner.invoke(app, [*COMMANDS[command], "--url", url, "-o", str(folder)])
     # `tables` and `vid` declare file-only options, which Click itself refuses (a usage error, no traceback).
@@ -103,3 +103,55 @@ def test_a_format_that_contradicts_the_extension_is_refused(
     result = runner.invoke(app, [*COMMANDS[command], "--url", url, "--format", given, "-o", str(out)])
     refused(result, 2, f"--format {given} does not match {out}", f"means {implied}")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "given"),
+    [
+        ("tables", "tables.pdf", None),
+        ("tables", "tables.html", "md"),
+        ("vid tables", "tables.pdf", None),
+        ("vid export", "series.md", None),
+        ("banks export", "bank.md", None),
+        ("sheet render", "nc.csv", None),
+    ],
+)
+def test_an_extension_naming_a_format_the_command_does_not_write_is_refused(
+    url: str, tmp_path: Path, command: str, name: str, given: str | None
+) -> None:
+    out = tmp_path / name
+    chosen = ["--format", given] if given else []
+    result = runner.invoke(app, [*COMMANDS[command], "--url", url, *chosen, "-o", str(out)])
+    refused(result, 2, str(out), f"a {out.suffix} file")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "given", "name"),
+    [
+        ("sheet render", "PDF", "nc.pdf"),
+        ("tables", "JSON", "tables.json"),
+        ("vid export", "JSON", "series.json"),
+        ("vid tables", "Csv", "tables.csv"),
+    ],
+)
+def test_a_format_is_taken_in_any_case(url: str, tmp_path: Path, command: str, given: str, name: str) -> None:
+    out = tmp_path / name
+    result = runner.invoke(app, [*COMMANDS[command], "--url", url, "--format", given, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 0
+
+
+def test_sheet_all_takes_its_formats_in_any_case(url: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sheet", "all", "--year", "2023", "--url", url, "-o", str(tmp_path), "-f", "JSON"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "NC-2023.json").exists()
+
+
+def test_sheet_all_refuses_an_empty_folder_name(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # `-o "$DIR"` with DIR unset: the sheets would land in the current folder
+    result = runner.invoke(app, ["sheet", "all", "--year", "2023", "--url", url, "-o", "", "-f", "md"])
+    refused(result, 2, "--out", "empty")
+    assert list(work.iterdir()) == []

@@ -93,6 +93,16 @@ def command_store(url: str | None) -> Iterator[Store]:
         store.dispose()
 
 
+def check_year(year: int) -> None:
+    """Refuse a year of figures that has not begun (UTC): nothing can be counted for it, and a figure "to date"
+    (children identified, professionals registered) would be printed as the end of a year nobody has seen."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).year
+    if year > now:
+        raise fail(f"--year {year} has not begun (it is {now} in UTC): there is nothing to count for it")
+
+
 def check_output(out: Path | None) -> None:
     """Refuse, before any work, an output file that cannot be created: a folder, or one in no existing folder."""
     if out is None:
@@ -135,16 +145,26 @@ def write_output(data: str | bytes, out: Path | None) -> None:
             out.write_text(data, encoding="utf-8")
 
 
+OUTPUT_SUFFIXES = frozenset({".csv", ".json", ".md", ".html", ".pdf"})
+"""The extensions that name an output format (README, "The command"). An output file with one of them that the
+command cannot write (Markdown into `tables.pdf`) is refused: its name would misstate what it holds."""
+
+
 def output_format(given: F | None, out: Path | None, default: F, by_suffix: Mapping[str, F] | None = None) -> F:
     """The format of ``--format``, else the one the output file's extension names, else ``default``.
 
     ``by_suffix``: the format of each extension; default: each format's name is its extension (``.md``: md). A
     ``--format`` that contradicts the extension (``--format csv -o x.json``) is refused rather than writing a file
-    whose name misstates what it holds; an extension that names no format leaves ``--format`` free.
+    whose name misstates what it holds, and so is an extension of `OUTPUT_SUFFIXES` naming a format the command
+    does not write (``-o tables.pdf``); an extension that names no format (``.txt``) leaves ``--format`` free.
     """
     if by_suffix is None:
         by_suffix = {f".{member.value}": member for member in type(default)}
-    implied = by_suffix.get(out.suffix.lower()) if out is not None else None
+    suffix = out.suffix.lower() if out is not None else ""
+    if suffix in OUTPUT_SUFFIXES and suffix not in by_suffix:
+        written = ", ".join(sorted(by_suffix))
+        raise fail(f"cannot write {out}: a {suffix} file is not what this command writes; name it {written}")
+    implied = by_suffix.get(suffix)
     if given is None:
         return implied or default
     if implied is not None and implied is not given:

@@ -67,6 +67,28 @@ def test_read_our_own_sheets(make_sheet: SheetFactory, tmp_path: Path) -> None:
         assert read["zero_by_rule"] == ["peer_support"]
 
 
+def test_every_format_we_write_reads_back_to_the_same_figures(make_sheet: SheetFactory, tmp_path: Path) -> None:
+    # Rapid response at zero: the text sheets then state the national activations too, as JSON always does.
+    sheet = make_sheet("PR", peer_support=0, rapid_response_cases=0, missing_other=7)
+    paths = [write_sheet(sheet, fmt, tmp_path / f"pr{SUFFIXES[fmt]}") for fmt in SHEET_FORMATS]
+    result = runner.invoke(sheet_app, ["read", "-f", "csv", *map(str, paths)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["source"] for row in rows] == list(map(str, paths))
+    figures = [{name: value for name, value in row.items() if name != "source"} for row in rows]
+    assert all(row == figures[0] for row in figures), figures
+    assert (figures[0]["state"], figures[0]["year"], figures[0]["missing_total"]) == ("PR", "2023", "604")
+    assert figures[0]["problems"] == ""
+
+
+def test_a_json_file_that_is_not_a_sheet_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text('{"state": {"state": "NC"}}\n')
+    (read,) = json.loads(runner.invoke(sheet_app, ["read", str(path)]).stdout)
+    assert [problem["kind"] for problem in read["problems"]] == ["unreadable"]
+    assert "not the JSON of a sheet" in read["problems"][0]["message"]
+
+
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(sheet_app, ["read", str(tmp_path / "absent.txt")])
     assert result.exit_code == 2

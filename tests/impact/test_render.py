@@ -35,6 +35,8 @@ def assert_reads_back(result: ReadResult, sheet: StateSheet) -> None:
     for name in NATIONAL_FIGURE_NAMES:
         if name in ("rapid_response_activations", "long_term_cases_assisted") and sheet.state.rapid_response_cases:
             assert national[name] is None  # shown only in place of a zero state figure
+        elif name == "likely_trafficking_percent" and not sheet.national.missing_from_social_services:
+            assert national[name] is None  # no share is stated of no cases
         else:
             assert national[name] == getattr(sheet.national, name), name
 
@@ -111,6 +113,18 @@ def test_zero_figure_rule(make_sheet: SheetFactory) -> None:
     assert "| Reported missing by the HHS Office of Refugee Resettlement | 0 |" in text
     result = read_sheet(text)
     assert set(result.zero_by_rule) == {"rapid_response_cases", "peer_support"}
+
+
+def test_no_share_of_likely_trafficking_is_stated_when_no_child_went_missing_from_care(
+    make_sheet: SheetFactory,
+) -> None:
+    national = NATIONAL_2023.model_copy(update={"missing_from_social_services": 0, "likely_trafficking_percent": 0})
+    sheet = make_sheet(national=national)
+    for fmt in ("md", "html"):
+        text = render_sheet(sheet, fmt)
+        assert "0 of them concerned children missing from social-services care." in flatten(text)
+        assert "likely trafficked" not in text
+        assert_reads_back(read_sheet(text), sheet)
 
 
 def test_rapid_response_national_only_in_place_of_a_zero(make_sheet: SheetFactory) -> None:

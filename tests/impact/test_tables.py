@@ -20,7 +20,7 @@ from clearinghouse.impact.tables_cli import TABLE_NAMES, tables_command
 from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.filing import FiledReport, file_reports
 from clearinghouse.tipline.models import IncidentType, ReportSource
-from clearinghouse.tipline.service import open_report
+from clearinghouse.tipline.service import expire_stale, open_report, retract_report
 from clearinghouse.tipline.wire_schemas import ReportIntake
 from tests.tipline.bulk_helpers import ENTICEMENT, T0, doc, image, line, md5, ready, send
 
@@ -55,15 +55,20 @@ def _year(store: Store) -> None:
         public = ReportIntake.model_validate(doc(state="TX"))
         filed = FiledReport(intake=public, received_at=T0, source=ReportSource.PUBLIC)
         file_reports(session=session, platform_id=None, reports=[filed], actor="public")
-        open_report(  # never finished
-            session=session,
-            incident_type=IncidentType.CHILD_PORNOGRAPHY,
-            source=ReportSource.PLATFORM,
-            body={},
-            actor="test",
-            platform_id=social,
-            at=T0,
-        )
+        drafts = [
+            open_report(  # never finished: one expires, one is retracted, one stays open
+                session=session,
+                incident_type=IncidentType.CHILD_PORNOGRAPHY,
+                source=ReportSource.PLATFORM,
+                body={},
+                actor="test",
+                platform_id=social,
+                at=at,
+            )
+            for at in (T0 - dt.timedelta(days=2), T0, T0)
+        ]
+        assert expire_stale(session=session, now=T0) == 1
+        retract_report(session=session, report_id=drafts[1].id, actor="test", at=T0)
     pipeline.run(store, clock=lambda received: received + dt.timedelta(minutes=30))
 
 
@@ -208,6 +213,7 @@ def test_unique_files_after_grouping_visually_similar_images(store: Store) -> No
     files = [
         FileDigest(kind=FileKind.IMAGE, md5=d.md5, sha1=d.sha1, pdq=d.pdq, pdq_quality=d.pdq_quality) for d in digests
     ]
+    files.append(FileDigest(kind=FileKind.VIDEO, sha1="ab" * 20))  # a file its platform sent without an MD5
     intake = ReportIntake.model_validate(
         {
             "incident_type": IncidentType.CHILD_PORNOGRAPHY.value,
@@ -219,12 +225,57 @@ def test_unique_files_after_grouping_visually_similar_images(store: Store) -> No
     with store.unit_of_work() as session:
         platform = get_or_create_platform(session=session, name="Example Platform")
         reports = [
-            FiledReport(intake=intake, received_at=received, platform_ref=f"r{i}", files=files[2 * i : 2 * i + 2])
+            FiledReport(intake=intake, received_at=received, platform_ref=f"r{i}", files=files[2 * i : 2 * i + 3])
             for i in range(2)
         ]
         file_reports(session=session, platform_id=platform.id, reports=reports, actor="test")
     with store.unit_of_work() as session:
-        (table,) = national_tables(session, 2023, ["unique_files_grouped"])
-    rows = dict(table.rows)
-    assert rows["by MD5"] == (3,)  # the second picture was sent twice as the same bytes
-    assert rows["after grouping visually similar images"] == (2,)  # the re-compressed copy joins its original
+        unique, grouped = national_tables(session, 2023, ["unique_files", "unique_files_grouped"])
+    assert dict(unique.rows)["total"] == (3,)  # the second picture was sent twice as the same bytes
+    # Before grouping, the file without an MD5 is one file of its own: a row named "by MD5" would say otherwise.
+    assert grouped.rows == [("before_grouping", (4,)), ("after_grouping", (3,))]  # the re-compressed copy joins
+
+
+def test_a_table_named_twice_is_printed_once_in_every_format(url: str) -> None:
+    twice = ["--year", "2023", "--url", url, "--table", "bundles", "--table", "files_by_kind", "--table", "bundles"]
+    rows = list(csv.DictReader(io.StringIO(_invoke(*twice, "--format", "csv"))))
+    assert [r["table"] for r in rows].count("bundles") == 3  # its three rows, once
+    assert list(json.loads(_invoke(*twice, "--format", "json"))["tables"]) == ["bundles", "files_by_kind"]
+    assert _invoke(*twice, "--format", "md").count("## ") == 2
+
+
+def test_a_platform_named_total_is_not_taken_for_the_total(store: Store) -> None:
+    send(store, ready(store, "Total"), [line("t1", doc(state="NC")), line("t2", doc(state="NY"))])
+    with store.session() as session:
+        (table,) = national_tables(session, 2023, ["reports_by_platform"])
+    assert table.rows == [("Total (platform)", (2,)), ("total", (2,))]
+
+
+def test_markdown_says_when_a_year_has_no_records(url: str) -> None:
+    from clearinghouse.cli import app
+
+    counted = _invoke("--year", "2023", "--url", url)
+    assert "No records" not in counted
+    empty = _invoke("--year", "1950", "--url", url)
+    assert empty.splitlines()[4] == "No records of 1950 were counted: every figure below is zero."
+    result = runner.invoke(app, ["vid", "tables", "--year", "1950", "--url", url])
+    assert result.exit_code == 0, result.output
+    assert "No records of 1950 were counted" in result.stdout
+
+
+def test_the_year_of_a_report_is_the_utc_one(any_store: Store) -> None:
+    new_york, athens = dt.timezone(dt.timedelta(hours=-5)), dt.timezone(dt.timedelta(hours=2))
+    send(
+        any_store,
+        ready(any_store),
+        [
+            line("last-second", doc(state="NC"), at=dt.datetime(2023, 12, 31, 23, 59, 59, tzinfo=dt.UTC)),
+            line("new-york-eve", doc(state="NY"), at=dt.datetime(2023, 12, 31, 23, 59, 59, tzinfo=new_york)),
+            line("athens-new-year", doc(state="PR"), at=dt.datetime(2024, 1, 1, 0, 30, tzinfo=athens)),
+        ],
+    )
+    pipeline.run(any_store, clock=lambda received: received + dt.timedelta(minutes=30))
+    with any_store.session() as session:
+        years = {year: _rows(national_tables(session, year, ["reports_by_state"])[0]) for year in (2023, 2024)}
+    assert {code: n for code, n in years[2023].items() if n} == {"NC": 1, "PR": 1, "total": 2}
+    assert {code: n for code, n in years[2024].items() if n} == {"NY": 1, "total": 1}

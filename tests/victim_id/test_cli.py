@@ -273,3 +273,29 @@ def test_a_manifest_that_is_not_utf8_is_refused_naming_the_line(
     ]:
         result = run(app, "submit", str(path), "--agency", agency, "--case", "C-L", code=2)
         assert result.stderr.strip().splitlines() == [f"error: {path}: {reason}; nothing was stored"]
+
+
+def test_export_takes_the_first_year_its_option_allows(app: typer.Typer) -> None:
+    document = json.loads(run(app, "export", "--year", "1900", "--quarter", "1", "--format", "json").stdout)
+    assert (document["year"], document["quarter"], document["series"]) == (1900, 1, [])
+
+
+def test_the_export_service_bounds_the_years_of_the_option() -> None:
+    import datetime as dt
+
+    from clearinghouse.errors import InputError
+    from clearinghouse.victim_id.export import quarter_bounds
+
+    assert quarter_bounds(9998, 4)[1] == dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+    with pytest.raises(InputError, match="1900 to 9998"):
+        quarter_bounds(9999, 4)
+
+
+def test_tables_and_export_written_to_a_file_say_so(app: typer.Typer, tmp_path: Path) -> None:
+    tables, export = tmp_path / "tables.json", tmp_path / "series.csv"
+    said = run(app, "tables", "--year", "2023", "-o", str(tables)).stderr
+    assert said == f"2 table(s) for 2023 written to {tables}\n"
+    said = run(app, "export", "--year", "2023", "--quarter", "2", "-o", str(export)).stderr
+    assert said == f"0 series for 2023 Q2 written to {export}\n"
+    assert json.loads(tables.read_text())["year"] == 2023
+    assert export.read_text().startswith("series,identified_on,")

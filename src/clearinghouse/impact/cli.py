@@ -58,7 +58,7 @@ def read_command(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Sheets to read: published or rendered, as .txt, .md, .html or .pdf.",
+            help="Sheets to read: published or rendered, as .txt, .md, .html, .pdf or .json (a rendered sheet).",
             exists=True,
             dir_okay=False,
             readable=True,

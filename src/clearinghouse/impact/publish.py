@@ -74,16 +74,19 @@ def render_command(
     year: YearOption,
     fmt: Annotated[
         OutputFormat | None,
-        typer.Option("--format", "-f", help="Output format; default: from --out's extension, else md."),
+        typer.Option(
+            "--format", "-f", help="Output format; default: from --out's extension, else md.", case_sensitive=False
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write; default: standard output.")] = None,
     url: UrlOption = None,
 ) -> None:
     """Render one state's sheet for a year from the records in the store."""
-    from clearinghouse.commandline import check_output, command_store, output_format, writing
+    from clearinghouse.commandline import check_output, check_year, command_store, output_format, writing
     from clearinghouse.impact.render import render_sheet_bytes
 
     code = _resolve_state(state)
+    check_year(year)
     chosen = output_format(fmt, out, OutputFormat.MD)
     if out is None and chosen is OutputFormat.PDF:
         raise typer.BadParameter("a PDF goes to a file: add --out FILE.pdf", param_hint="--out")
@@ -101,25 +104,31 @@ def render_command(
 @sheet_app.command("all")
 def all_command(
     year: YearOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the sheets into.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Folder to write the sheets into.", metavar="DIR")],
     formats: Annotated[
         list[OutputFormat] | None,
-        typer.Option("--format", "-f", help="Formats to write (repeatable); default md, html, pdf."),
+        typer.Option(
+            "--format", "-f", help="Formats to write (repeatable); default md, html, pdf.", case_sensitive=False
+        ),
     ] = None,
     url: UrlOption = None,
 ) -> None:
     """Write every state's, DC's and every territory's sheet for a year into a folder."""
     from rich.progress import track
 
-    from clearinghouse.commandline import command_store, make_folder, writing
+    from clearinghouse.commandline import check_year, command_store, fail, make_folder, writing
 
+    check_year(year)
+    if not out.strip():  # `-o "$DIR"` with DIR unset; a path would take it for the current folder
+        raise fail("--out is empty: name the folder to write the sheets into (. for the current one)")
+    folder = Path(out)
     chosen: list[SheetFormat] = [f.value for f in formats] if formats else ["md", "html", "pdf"]
     with command_store(url) as store:
-        make_folder(out)
+        make_folder(folder)
         with store.unit_of_work() as session:
             sheets = [build_sheet(session, code, year) for code in sheet_states(session)]
-    with writing(out):
+    with writing(folder):
         for sheet in track(sheets, description="writing sheets", console=console):
             for fmt in chosen:
-                write_sheet(sheet, fmt, out / f"{sheet.state.state}-{year}.{fmt}")
-    console.print(f"wrote {len(sheets) * len(chosen)} files to {out}")
+                write_sheet(sheet, fmt, folder / f"{sheet.state.state}-{year}.{fmt}")
+    console.print(f"wrote {len(sheets) * len(chosen)} files to {folder}")

@@ -169,7 +169,7 @@ def _names_a_file(text: str) -> bool:
         return False
 
 
-_SHEET_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+_SHEET_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json")
 
 
 def _looks_like_a_missing_file(text: str) -> bool:
@@ -191,7 +191,10 @@ def _unreadable(source: str, reason: str) -> ReadResult:
 
 
 def read_text(text: str, *, source: str = "<text>") -> ReadResult:
-    """Read a sheet from its plain text or Markdown (or the text already extracted from HTML or PDF)."""
+    """Read a sheet from its plain text or Markdown (or the text already extracted from HTML or PDF), or from
+    the JSON a sheet is rendered as."""
+    if text.lstrip().startswith("{"):
+        return _read_json(text, source)
     flat = flatten(text)
     problems: list[Problem] = []
     ours = PROVENANCE in flat
@@ -222,7 +225,7 @@ def read_text(text: str, *, source: str = "<text>") -> ReadResult:
                 )
             )
     for figure in NATIONAL_FIGURE_NAMES:
-        if figure not in national and figure not in _OCCASIONAL_NATIONAL:
+        if figure not in national and figure not in _OCCASIONAL_NATIONAL and not _no_share(figure, national, ours):
             problems.append(
                 Problem(
                     kind=ProblemKind.NOT_STATED,
@@ -245,6 +248,43 @@ def read_text(text: str, *, source: str = "<text>") -> ReadResult:
         national=ReadNationalFigures(**national),
         problems=tuple(problems),
         zero_by_rule=tuple(zero_by_rule),
+    )
+
+
+def _no_share(figure: str, national: dict[str, int], ours: bool) -> bool:
+    """Our sheets state no share of likely trafficking when no child went missing from care (a share of none)."""
+    return ours and figure == "likely_trafficking_percent" and national.get("missing_from_social_services") == 0
+
+
+def _read_json(text: str, source: str) -> ReadResult:
+    """A sheet rendered as JSON (`StateSheet`): its figures as they are, each stated, zeros included."""
+    from pydantic import ValidationError
+
+    from clearinghouse.impact.figures import StateSheet
+
+    try:
+        sheet = StateSheet.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "the document"
+        return _unreadable(source, f"not the JSON of a sheet ({where}: {first['msg']})")
+    figures, problems = sheet.state, []
+    if state_name(figures.state) != figures.state_name:
+        message = f"{figures.state_name!r} is not the name of {figures.state}"
+        problems.append(Problem(kind=ProblemKind.WRONG_STATE, message=message))
+    if sheet.national.year != figures.year:
+        message = f"the sheet is for {figures.year} but its national figures are for {sheet.national.year}"
+        problems.append(Problem(kind=ProblemKind.MIXED_YEARS, message=message))
+    values = figures.model_dump(exclude={"state", "state_name", "year"})
+    return ReadResult(
+        source=source,
+        wording="clearinghouse",
+        state=figures.state,
+        state_name=figures.state_name,
+        year=figures.year,
+        figures=ReadStateFigures(**values, missing_total=figures.missing_total),
+        national=ReadNationalFigures(**sheet.national.model_dump(exclude={"year"})),
+        problems=tuple(problems),
     )
 
 

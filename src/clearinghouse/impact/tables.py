@@ -157,7 +157,7 @@ def unique_files_grouped(session: Session, year: int) -> NationalTable:
     md5s = [row[0] for row in rows]
     distinct_md5 = len({md5 for md5 in md5s if md5 is not None}) + sum(1 for md5 in md5s if md5 is None)
     grouped = count_groups(md5s, [row[1] for row in rows], [row[2] for row in rows])
-    table_rows = [("by MD5", (distinct_md5,)), ("after grouping visually similar images", (grouped,))]
+    table_rows = [("before_grouping", (distinct_md5,)), ("after_grouping", (grouped,))]
     return NationalTable(
         "unique_files_grouped", "Unique files, before and after grouping similar images", ("files",), table_rows
     )
@@ -172,10 +172,15 @@ def reports_by_content(session: Session, year: int) -> NationalTable:
     return _single("Reports with new content, and with content seen before only", "reports_by_content", rows)
 
 
+def _platform_label(name: str) -> str:
+    """A platform's row label: its name, unless a reader would take that name for the table's total row."""
+    return f"{name} (platform)" if name.strip().casefold() == "total" else name
+
+
 def reports_by_platform(session: Session, year: int) -> NationalTable:
     joins = [(PlatformAccount, PlatformAccount.id == Report.platform_id)]
     counts = _grouped(session, PlatformAccount.name, year, joins=joins)
-    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    rows = sorted(((_platform_label(name), n) for name, n in counts.items()), key=lambda item: (-item[1], item[0]))
     return _single("Reports per reporting platform", "reports_by_platform", rows)
 
 
@@ -266,9 +271,10 @@ def all_tables() -> dict[str, Callable[[Session, int], NationalTable]]:
 
 
 def national_tables(session: Session, year: int, names: Iterable[str] | None = None) -> list[NationalTable]:
-    """The named tables (all by default) for ``year``."""
+    """The named tables (all by default) for ``year``, each once even if named twice (a JSON document holds a
+    table once, so CSV and Markdown do too)."""
     known = all_tables()
-    wanted = list(names) if names else list(known)
+    wanted = list(dict.fromkeys(names)) if names else list(known)
     unknown = [name for name in wanted if name not in known]
     if unknown:
         raise KeyError(f"no national table named {', '.join(unknown)}; known: {', '.join(known)}")

@@ -78,9 +78,18 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def to_markdown(tables: Sequence[NationalTable], year: int) -> str:
-    """The tables as Markdown, one section each, figures with thousands separators."""
-    lines = [f"# National tables, {year}", "", 'Definitions: docs/metrics.md, "National tables".', ""]
+def to_markdown(tables: Sequence[NationalTable], year: int, heading: str = "National tables") -> str:
+    """The tables as Markdown, one section each, figures with thousands separators. ``heading`` is also the
+    section of docs/metrics.md that defines them. A year with no records says so above its zeros: a reader must
+    not take an empty store, or a year before it, for a year in which nothing happened."""
+    from clearinghouse.impact.wording import not_over
+
+    lines = [f"# {heading}, {year}", "", f'Definitions: docs/metrics.md, "{heading}".', ""]
+    partial = not_over(year)
+    if partial:
+        lines += [partial, ""]
+    if not any(value for table in tables for _, values in table.rows for value in values):
+        lines += [f"No records of {year} were counted: every figure below is zero.", ""]
     for table in tables:
         lines += [f"## {table.title}", "", f"| {table.name} | " + " | ".join(table.columns) + " |"]
         lines.append("|---|" + "---:|" * len(table.columns))
@@ -119,9 +128,10 @@ def tables_command(
 
     The definitions of every table are in docs/metrics.md, under "National tables".
     """
-    from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
+    from clearinghouse.commandline import check_output, check_year, command_store, fail, output_format, write_output
     from clearinghouse.impact.tables import all_tables, national_tables
 
+    check_year(year)
     unknown = [name for name in table or () if name not in all_tables()]
     if unknown:
         raise fail(f"--table {', '.join(unknown)}: no such table; known: {', '.join(all_tables())}")

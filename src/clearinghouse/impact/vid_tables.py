@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from clearinghouse.impact import tables_cli
 from clearinghouse.impact.metrics import year_bounds
 from clearinghouse.impact.tables import NationalTable, generated_at
 from clearinghouse.victim_id.counts import category_counts
@@ -68,16 +69,5 @@ def to_json(tables: Sequence[NationalTable], year: int) -> str:
 
 
 def to_markdown(tables: Sequence[NationalTable], year: int) -> str:
-    """The tables as Markdown, one section each, figures with thousands separators."""
-    lines = [
-        f"# Victim-identification tables, {year}",
-        "",
-        'Definitions: docs/metrics.md, "Victim-identification tables".',
-        "",
-    ]
-    for table in tables:
-        lines += [f"## {table.title}", "", f"| {table.name} | " + " | ".join(table.columns) + " |"]
-        lines.append("|---|" + "---:|" * len(table.columns))
-        lines += [f"| {label} | " + " | ".join(f"{v:,}" for v in values) + " |" for label, values in table.rows]
-        lines.append("")
-    return "\n".join(lines)
+    """The tables as Markdown, laid out as the tipline's (`impact.tables_cli.to_markdown`)."""
+    return tables_cli.to_markdown(tables, year, "Victim-identification tables")

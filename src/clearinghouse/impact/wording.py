@@ -14,6 +14,7 @@ categories, zeros included, with their total, because the categories must visibl
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from clearinghouse.impact.figures import NationalFigures, StateFigures, StateSheet
@@ -177,14 +178,19 @@ def _victim_identification(fig: StateFigures, nat: NationalFigures) -> Section:
 def _missing_children(fig: StateFigures, nat: NationalFigures) -> Section:
     national_cases = count(nat.missing_cases, "missing-child case", "missing-child cases")
     from_care = number(nat.missing_from_social_services)
+    # A share of no cases is no finding: "0% of those children" would read as one.
+    share = (
+        f" Our analysis found that {nat.likely_trafficking_percent}% of those children were likely trafficked for sex."
+        if nat.missing_from_social_services
+        else ""
+    )
     return Section(
         key="missing-children",
         heading="Missing children",
         paragraphs=(
             Paragraph(
                 f"In {fig.year}, the Clearinghouse opened {national_cases} nationwide; {from_care} of them "
-                "concerned children missing from social-services care. Our analysis found that "
-                f"{nat.likely_trafficking_percent}% of those children were likely trafficked for sex."
+                f"concerned children missing from social-services care.{share}"
             ),
             # Always written, even at zero: the table below must visibly add up to this total.
             Paragraph(
@@ -303,6 +309,14 @@ def _education(fig: StateFigures, nat: NationalFigures) -> Section:
     )
 
 
+def not_over(year: int) -> str | None:
+    """The note a sheet or table of the current year carries: its figures are the year so far, not the year."""
+    today = dt.datetime.now(dt.UTC)
+    if year != today.year:
+        return None
+    return f"{year} is not over: these figures count its records up to {today.day} {today:%B}."
+
+
 def layout_sheet(sheet: StateSheet) -> SheetLayout:
     """Word a sheet: every section, sentence and table row, applying the zero-figure rule.
 
@@ -325,6 +339,7 @@ def layout_sheet(sheet: StateSheet) -> SheetLayout:
         sections=tuple(build(fig, nat) for build in (*sections, _rapid_response, _education)),
         footer=(
             f"{PROVENANCE} for {fig.year}; {METRICS_DOC} defines each one.",
+            *filter(None, (not_over(fig.year),)),
             "A state figure of zero is not written out: its section shows the national figure instead, and "
             "the missing-children table lists every category, zeros included.",
         ),

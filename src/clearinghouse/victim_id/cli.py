@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
+from clearinghouse.commandline import check_output, check_year, command_store, fail, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing.kinds import FileFormat
 
@@ -297,6 +297,7 @@ def export_command(
             "--format",
             "-f",
             help="csv: a line per series and agency. json: one document. Default: from --out's extension, else csv.",
+            case_sensitive=False,
         ),
     ] = None,
     out: OutOption = None,
@@ -306,12 +307,15 @@ def export_command(
     """Write where each identified series' files were found in a quarter, for victim-notification programs."""
     from clearinghouse.victim_id import export
 
+    check_year(year)
     chosen = output_format(export_format, out, ExportFormat.CSV)
     check_output(out)
     with _unit_of_work(url) as session:
         lines = export.distribution(session=session, year=year, quarter=quarter, actor=actor)
         text = export.to_csv(lines) if chosen is ExportFormat.CSV else export.to_json(lines, year, quarter)
         write_output(text, out)  # before the export's audit event is committed: a failed write leaves none
+    if out is not None:
+        typer.echo(f"{len(lines)} series for {year} Q{quarter} written to {out}", err=True)
 
 
 @vid_app.command("tables")
@@ -335,6 +339,7 @@ def tables_command(
     from clearinghouse.impact import vid_tables
     from clearinghouse.impact.tables_cli import to_csv
 
+    check_year(year)
     chosen = output_format(table_format, out, TableFormat.MD)
     check_output(out)
     with command_store(url) as store, store.session() as session:
@@ -346,3 +351,5 @@ def tables_command(
     else:
         text = vid_tables.to_markdown(tables, year)
     write_output(text, out)
+    if out is not None:
+        typer.echo(f"{len(tables)} table(s) for {year} written to {out}", err=True)

@@ -59,8 +59,8 @@ def quarter_bounds(year: int, quarter: int) -> tuple[dt.datetime, dt.datetime]:
     """The half-open UTC interval of a calendar quarter."""
     if quarter not in (1, 2, 3, 4):
         raise InputError("quarter", "expected 1, 2, 3 or 4", quarter)
-    if not 1900 < year < 10_000:
-        raise InputError("year", "expected a four-digit year", year)
+    if not 1900 <= year <= 9998:  # the years `vid export --year` takes; a quarter of 9999 would end in 10000
+        raise InputError("year", "expected a year from 1900 to 9998", year)
     start = dt.datetime(year, 3 * quarter - 2, 1, tzinfo=dt.UTC)
     end = dt.datetime(year + quarter // 4, 3 * quarter % 12 + 1, 1, tzinfo=dt.UTC)
     return start, end
