@@ -4,6 +4,7 @@ release it to another jurisdiction."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,8 @@ UrlOption = Annotated[
     typer.Option("--url", help="Store URL; default CLEARINGHOUSE_DATABASE_URL or the embedded SQLite file."),
 ]
 SHOWN_ERRORS = 20
+READ_BLOCK = 1 << 20
+"""Bytes read from an export at a time."""
 
 
 def _progress() -> Progress:
@@ -108,7 +111,8 @@ def import_command(
                 store,
                 platform_id=account.id,
                 actor=f"import:{account.username}",
-                lines=numbered_lines(stream),
+                # In blocks, not line by line: a file's line iterator holds a whole line, however long it runs.
+                lines=numbered_lines(iter(partial(stream.read, READ_BLOCK), b"")),
                 chunk_lines=chunk,
                 workers=workers,
                 on_chunk=lambda size: progress.update(task, advance=size),
