@@ -97,8 +97,7 @@ async def bulk_intake(request: Request, platform: PlatformDep, context: ContextD
         if pending:
             await store(pending)
     except BodyRefused as error:
-        status = 413 if error.too_large else 400
-        return progress.stopped(status, "Request body refused", error.message, retry=False)
+        return progress.stopped(error.status, "Request body refused", error.message, retry=False)
     except SQLAlchemyError as error:
         log.error("bulk intake failed", error=type(error).__name__, platform=platform.username)
         return progress.stopped(503, "Not all saved", "The store failed", retry=True)

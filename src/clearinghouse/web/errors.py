@@ -141,8 +141,7 @@ async def _body_refused(request: Request, error: Exception) -> Response:
     assert isinstance(error, BodyRefused)
     if is_ispws(request.url.path):
         return _xml(report_response(code=ResponseCode.INVALID_REQUEST, description=error.message))
-    status = 413 if error.too_large else 400
-    return problem(status, "Request body refused", error.message)
+    return problem(error.status, "Request body refused", error.message)
 
 
 async def _validation_failed(request: Request, error: Exception) -> Response:
