@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from clearinghouse.db.engine import Store
-from clearinghouse.tipline.models import Report
+from clearinghouse.tipline.models import FILENAME_MAX_CHARS, Report, ReportFile
 from tests.tipline.bulk_helpers import doc, line
 from tests.tipline.factories import make_faker, minimal_report
 from tests.tipline.ispws_client import IspwsClient, SchemaBuilder
-from tests.web.live import LiveServer
+from tests.web.live import LiveServer, add_platform, serve_store
 
 
 def report_count(store: Store) -> int:
@@ -49,3 +50,38 @@ def test_a_compressed_body_is_refused_by_its_encoding(
     assert report_count(store) == 0
     identity = api.post("/api/v1/reports", content=submission(), headers={"Content-Encoding": "identity"})
     assert identity.status_code == 201, identity.text
+
+
+@pytest.fixture
+def on_either_store(any_store: Store, schema_builder: SchemaBuilder) -> Iterator[IspwsClient]:
+    """A platform's client of the interface served over SQLite or PostgreSQL."""
+    auth = add_platform(any_store, "Edge Chat")
+    with serve_store(any_store) as live, httpx.Client(base_url=live.ispws, auth=auth, timeout=30) as http:
+        yield IspwsClient(http, schema_builder)
+
+
+@pytest.mark.parametrize(
+    ("filename", "named"),
+    [("photo\x00.jpg", "NUL character"), ("a" * (FILENAME_MAX_CHARS + 1), f"at most {FILENAME_MAX_CHARS}")],
+)
+def test_an_upload_file_name_no_store_keeps_is_refused(
+    on_either_store: IspwsClient, any_store: Store, filename: str, named: str
+) -> None:
+    """SQLite kept a NUL and an over-long name; PostgreSQL failed on them, answered as 1110 (the store failed)."""
+    client = on_either_store
+    report_id = client.submit(minimal_report(make_faker())).report_id
+    assert report_id is not None
+    # Written out by hand: httpx escapes control characters in a file name (a NUL as %00); a client need not.
+    body = (
+        f'--edge\r\nContent-Disposition: form-data; name="id"\r\n\r\n{report_id}\r\n'
+        f'--edge\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n\r\n'
+        "synthetic bytes\r\n--edge--\r\n"
+    ).encode()
+    multipart = {"Content-Type": "multipart/form-data; boundary=edge"}
+    answer = client._answer(client.http.post("upload", content=body, headers=multipart))
+    assert (answer.http_status, answer.code) == (200, 4000), answer.description
+    assert named in str(answer.description)
+    with any_store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(ReportFile)) == 0
+    longest = client.upload(report_id, b"synthetic bytes", "é" * FILENAME_MAX_CHARS)
+    assert longest.code == 0, longest.description

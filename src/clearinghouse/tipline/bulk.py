@@ -38,7 +38,7 @@ from clearinghouse.geo.ipgeo import IpResolver
 from clearinghouse.tipline.fastsql import gc_paused
 from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
 from clearinghouse.tipline.lines import MAX_LINE_BYTES, TOO_LONG
-from clearinghouse.tipline.models import FileKind
+from clearinghouse.tipline.models import FILENAME_MAX_CHARS, FileKind
 from clearinghouse.tipline.onepass import Processing, Processor, ReadyReport, file_and_process, processor_for, ready
 from clearinghouse.tipline.wire_schemas import (
     CLOCK_TOLERANCE,
@@ -81,7 +81,7 @@ class BulkFile(IntakeModel):
     pdq: Annotated[str | None, Field(pattern=_hex(64))] = None
     pdq_quality: Annotated[int | None, Field(ge=0, le=100)] = None
     size: Annotated[int | None, Field(ge=0, le=MAX_FILE_SIZE)] = None
-    filename: Annotated[str | None, Field(max_length=255)] = None
+    filename: Annotated[str | None, Field(max_length=FILENAME_MAX_CHARS)] = None
     annotations: list[FileAnnotation] = Field(default_factory=list, max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ from clearinghouse.tipline import availability, service
 from clearinghouse.tipline.bulk import HOLDS_NUL
 from clearinghouse.tipline.filing import FileDigest, FiledReport, file_prepared, prepare
 from clearinghouse.tipline.intake import NotYours, file_details_of
-from clearinghouse.tipline.models import FileKind, Report
+from clearinghouse.tipline.models import FILENAME_MAX_CHARS, FileKind, Report
 from clearinghouse.tipline.wire_schemas import IntakeModel, ReportIntake, TooManyEntries, validate_bounded
 from clearinghouse.tipline.xmlsafe import ResponseCode
 from clearinghouse.web.auth import PlatformPrincipal
@@ -50,7 +50,7 @@ class FileDigestIn(IntakeModel):
     pdq: Annotated[str | None, Field(pattern=_hex(64))] = None
     pdq_quality: Annotated[int | None, Field(ge=0, le=100)] = None
     size: Annotated[int | None, Field(ge=0, le=2**63 - 1)] = None
-    filename: Annotated[str | None, Field(max_length=255)] = None
+    filename: Annotated[str | None, Field(max_length=FILENAME_MAX_CHARS)] = None
 
     @model_validator(mode="after")
     def _at_least_one_hash(self) -> FileDigestIn:
