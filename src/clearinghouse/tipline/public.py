@@ -119,7 +119,7 @@ FIELDS = (*FIELD_LABELS, "danger")
 MAX_TEXT = 200
 MAX_DESCRIPTION = 5000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+_ZIP = re.compile(r"^\d{5}(-\d{4})?$", re.ASCII)  # digits 0 to 9 only: the ZIP directory knows no others
 _PHONE = re.compile(r"^[0-9+()./\s-]{7,25}$")
 STATES = sorted(((info.code, info.name) for info in US_JURISDICTIONS), key=lambda pair: pair[1])
 _STATE_CODES = {code for code, _ in STATES}
@@ -138,6 +138,9 @@ def _text(values: dict[str, str], name: str, *, limit: int = MAX_TEXT) -> str | 
     value = values.get(name, "").strip()
     if len(value) > limit:
         raise FormProblem(name, f"is too long: at most {limit} characters, please")
+    if "\x00" in value:
+        # No store keeps one (PostgreSQL refuses the write), and no keyboard types one: pasted or scripted.
+        raise FormProblem(name, "holds a hidden character (NUL) that cannot be kept: please type it again")
     return value or None
 
 
