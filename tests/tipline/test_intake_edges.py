@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from clearinghouse.db.engine import Store
 from clearinghouse.tipline.models import FILENAME_MAX_CHARS, Report, ReportFile
+from clearinghouse.web.bodies import MAX_FORM_FIELDS
 from tests.tipline.bulk_helpers import doc, line
 from tests.tipline.factories import make_faker, minimal_report
 from tests.tipline.ispws_client import IspwsClient, SchemaBuilder
@@ -85,3 +86,24 @@ def test_an_upload_file_name_no_store_keeps_is_refused(
         assert session.scalar(sa.select(sa.func.count()).select_from(ReportFile)) == 0
     longest = client.upload(report_id, b"synthetic bytes", "é" * FILENAME_MAX_CHARS)
     assert longest.code == 0, longest.description
+
+
+URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_a_form_that_is_not_utf8_or_has_too_many_fields_is_named(
+    live: LiveServer, client: IspwsClient, store: Store
+) -> None:
+    """A Latin-1 escape was read as U+FFFD and filed; too many fields were called "not valid UTF-8"."""
+    latin1 = b"incident_type=Child+Sex+Tourism&incident_date=2024-01-01&description=Le+caf%E9+du+coin+again"
+    public = httpx.post(f"{live.url}/report", content=latin1, headers=URLENCODED)
+    assert public.status_code == 400, public.text
+    assert "not UTF-8" in public.json()["detail"]
+    report_id = client.submit(minimal_report(make_faker())).report_id
+    assert report_id is not None
+    crowded = "&".join([f"id={report_id}", *(f"extra{i}=1" for i in range(MAX_FORM_FIELDS))]).encode()
+    answer = client._answer(client.http.post("finish", content=crowded, headers=URLENCODED))
+    assert (answer.http_status, answer.code) == (200, 4000)
+    assert f"at most {MAX_FORM_FIELDS} fields" in str(answer.description)
+    assert client.finish(report_id).code == 0  # nothing of the refused call was kept
+    assert report_count(store) == 1

@@ -92,10 +92,12 @@ async def read_bounded(request: Request, limit: int) -> bytes:
 def parse_urlencoded(body: bytes) -> dict[str, str]:
     """An application/x-www-form-urlencoded body; the first value of a repeated field wins."""
     try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except (UnicodeDecodeError, ValueError):
-        raise BodyRefused("the form is not valid UTF-8 URL-encoded data") from None
+        # Strict: an escape of another encoding (Latin-1's %E9) was read as U+FFFD, and kept.
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
+    except UnicodeDecodeError:
+        raise BodyRefused("the form is not UTF-8 text (its %-escapes included): send it as UTF-8") from None
+    except ValueError:  # the only other refusal of parse_qsl when not strict_parsing
+        raise BodyRefused(f"a form may have at most {MAX_FORM_FIELDS} fields") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
         fields.setdefault(name, value)
