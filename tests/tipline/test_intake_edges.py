@@ -107,3 +107,28 @@ def test_a_form_that_is_not_utf8_or_has_too_many_fields_is_named(
     assert f"at most {MAX_FORM_FIELDS} fields" in str(answer.description)
     assert client.finish(report_id).code == 0  # nothing of the refused call was kept
     assert report_count(store) == 1
+
+
+def test_a_backslash_before_u0000_is_text_not_a_nul(api: httpx.Client, store: Store) -> None:
+    r"""`\\u0000` in JSON is a backslash and the letters u0000 (a Windows path, a quoted escape): it was refused as
+    a NUL character. `\\\u0000` (a backslash, then a NUL) still is."""
+    literal = "C:\\u0000\\logs"  # the text the reporter wrote, with its backslashes
+    report = {"additional_info": literal}
+    filed = api.post("/api/v1/reports", content=submission(**report))
+    assert filed.status_code == 201, filed.text
+    batch = api.post("/api/v1/reports:bulk", content=line("slash-1", doc(**report)))
+    assert batch.json()["accepted"] == 1, batch.text
+    with store.session() as session:
+        bodies = list(session.scalars(sa.select(Report.body)))
+    assert [body["additional_info"] for body in bodies if body is not None] == [literal, literal]
+    nul = json.dumps({"report": doc(additional_info="C:\\\x00")}).encode()
+    assert b"\\\\\\u0000" in nul
+    refused = api.post("/api/v1/reports", content=nul)
+    assert refused.status_code == 422
+    assert "NUL character" in refused.text
+    refused_line = api.post(
+        "/api/v1/reports:bulk",
+        content=nul.replace(b"{", b'{"platform_report_id": "n", ' + b'"received_at": "2024-01-01T00:00:00Z", ', 1),
+    )
+    assert "NUL character" in refused_line.text
+    assert report_count(store) == 2

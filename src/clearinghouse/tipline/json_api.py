@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.errors import NotFound
 from clearinghouse.tipline import availability, service
-from clearinghouse.tipline.bulk import HOLDS_NUL
+from clearinghouse.tipline.bulk import HOLDS_NUL, holds_nul
 from clearinghouse.tipline.filing import FileDigest, FiledReport, file_prepared, prepare
 from clearinghouse.tipline.intake import NotYours, file_details_of
 from clearinghouse.tipline.models import FILENAME_MAX_CHARS, FileKind, Report
@@ -166,7 +166,7 @@ def create_report(platform: PlatformDep, body: DocumentDep, session: SessionDep,
         return _invalid(error)
     except TooManyEntries as error:
         return _refused([{"field": "report", "message": str(error)}])
-    if b"\\u0000" in body:
+    if holds_nul(body):
         # Valid JSON, but no store keeps a NUL character in text (PostgreSQL refuses it outright).
         return _refused([{"field": "(body)", "message": HOLDS_NUL}])
     received_at = context.clock()
