@@ -132,3 +132,18 @@ def test_a_backslash_before_u0000_is_text_not_a_nul(api: httpx.Client, store: St
     )
     assert "NUL character" in refused_line.text
     assert report_count(store) == 2
+
+
+def test_a_trailing_slash_is_served_not_redirected(live: LiveServer, client: IspwsClient, api: httpx.Client) -> None:
+    """The router redirected (307, empty body) to a location built as the server saw the request: plain http
+    behind a TLS proxy, where the client would post the report again."""
+    answer = client._answer(
+        client.http.post("submit/", content=client.builder.document("report", minimal_report(make_faker())))
+    )
+    assert (answer.http_status, answer.code) == (200, 0)
+    assert answer.report_id is not None
+    assert client._answer(client.http.post("finish/", data={"id": str(answer.report_id)})).code == 0
+    assert api.post("/api/v1/reports/", content=submission()).status_code == 201
+    assert httpx.get(f"{live.url}/report/").status_code == 200
+    unknown = client._answer(client.http.get("nothing/"))
+    assert (unknown.http_status, unknown.code) == (404, 1210)
