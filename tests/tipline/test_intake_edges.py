@@ -3,8 +3,11 @@ API and bulk intake. Each is answered with a clear refusal naming what is wrong,
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +21,7 @@ from clearinghouse.web.bodies import MAX_FORM_FIELDS
 from tests.tipline.bulk_helpers import doc, line
 from tests.tipline.factories import make_faker, minimal_report
 from tests.tipline.ispws_client import IspwsClient, SchemaBuilder
-from tests.web.live import LiveServer, add_platform, serve_store
+from tests.web.live import LiveServer, add_platform, captured_logs, serve_store
 
 
 def report_count(store: Store) -> int:
@@ -147,3 +150,21 @@ def test_a_trailing_slash_is_served_not_redirected(live: LiveServer, client: Isp
     assert httpx.get(f"{live.url}/report/").status_code == 200
     unknown = client._answer(client.http.get("nothing/"))
     assert (unknown.http_status, unknown.code) == (404, 1210)
+
+
+def test_a_body_cut_short_stores_nothing_and_is_no_error(store: Store, credentials: tuple[str, str]) -> None:
+    """A client that goes away mid-body was logged as an unexpected error, as if the server had failed."""
+    token = base64.b64encode(":".join(credentials).encode()).decode()
+    with captured_logs() as logs, serve_store(store) as live:
+        for path in ("/ispws/submit", "/api/v1/reports", "/api/v1/reports:bulk"):
+            with socket.create_connection((live.host, live.port), timeout=10) as connection:
+                head = (
+                    f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\nContent-Length: 5000\r\n\r\n"
+                )
+                connection.sendall(head.encode() + b'{"report": {"incident_type": ')
+                connection.shutdown(socket.SHUT_WR)
+                assert connection.recv(1000) == b""  # nobody left to answer
+        time.sleep(0.5)  # the server notices the disconnect on its own thread
+    assert report_count(store) == 0
+    assert '"level": "error"' not in logs.getvalue(), logs.getvalue()[-2000:]
+    assert logs.getvalue().count("client went away") == 3

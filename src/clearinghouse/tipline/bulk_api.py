@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from clearinghouse.logs import get_logger
 from clearinghouse.tipline.bulk import CHUNK_LINES, BulkSummary, parse_chunk, store_chunk
@@ -98,6 +99,8 @@ async def bulk_intake(request: Request, platform: PlatformDep, context: ContextD
             await store(pending)
     except BodyRefused as error:
         return progress.stopped(error.status, "Request body refused", error.message, retry=False)
+    except ClientDisconnect:
+        raise  # nobody to answer: the error middleware notes it (the chunks committed before stay stored)
     except SQLAlchemyError as error:
         log.error("bulk intake failed", error=type(error).__name__, platform=platform.username)
         return progress.stopped(503, "Not all saved", "The store failed", retry=True)

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clearinghouse.logs import get_logger
@@ -121,6 +122,10 @@ class ErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client went away mid-body (a dropped connection, a cancelled upload): nobody to answer, and
+            # nothing failed here. What it sent is not stored, as with any body that does not arrive whole.
+            log.info("client went away", path=scope.get("path"), method=scope.get("method"))
         except Exception as error:
             # The type and where, never the message or traceback locals: both can carry report content.
             log.error(
