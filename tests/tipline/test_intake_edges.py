@@ -168,3 +168,12 @@ def test_a_body_cut_short_stores_nothing_and_is_no_error(store: Store, credentia
     assert report_count(store) == 0
     assert '"level": "error"' not in logs.getvalue(), logs.getvalue()[-2000:]
     assert logs.getvalue().count("client went away") == 3
+
+
+def test_a_document_nested_too_deep_is_named_as_such(client: IspwsClient, store: Store) -> None:
+    """It was answered "entity expansion is not accepted", with libxml2's advice to use XML_PARSE_HUGE."""
+    deep = b"<report>" + b"<a>" * 300 + b"</a>" * 300 + b"</report>"
+    answer = client.submit(deep)
+    assert (answer.http_status, answer.code) == (200, 4000)
+    assert answer.description == "the document goes past a limit of the XML parser: Excessive depth in document: 256"
+    assert report_count(store) == 0
