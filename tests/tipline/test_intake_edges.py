@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from clearinghouse.db.engine import Store
+from clearinghouse.tipline.bulk import NOT_UTF8
 from clearinghouse.tipline.models import FILENAME_MAX_CHARS, Report, ReportFile
 from clearinghouse.web.bodies import MAX_FORM_FIELDS
 from tests.tipline.bulk_helpers import doc, line
@@ -177,3 +178,15 @@ def test_a_document_nested_too_deep_is_named_as_such(client: IspwsClient, store:
     assert (answer.http_status, answer.code) == (200, 4000)
     assert answer.description == "the document goes past a limit of the XML parser: Excessive depth in document: 256"
     assert report_count(store) == 0
+
+
+def test_a_json_body_in_another_encoding_is_named(api: httpx.Client, store: Store) -> None:
+    """A UTF-8 byte order mark (which bulk lines may carry) was refused as invalid JSON; UTF-16 was answered
+    "expected value at line 1 column 1", naming nothing."""
+    with_bom = api.post("/api/v1/reports", content=b"\xef\xbb\xbf" + submission())
+    assert with_bom.status_code == 201, with_bom.text
+    utf16 = api.post("/api/v1/reports", content=submission().decode().encode("utf-16"))
+    assert utf16.status_code == 422
+    assert utf16.json()["errors"][0] == {"field": "(body)", "message": NOT_UTF8}
+    assert report_count(store) == 1
+

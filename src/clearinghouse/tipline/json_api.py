@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.errors import NotFound
 from clearinghouse.tipline import availability, service
-from clearinghouse.tipline.bulk import HOLDS_NUL, holds_nul
+from clearinghouse.tipline.bulk import HOLDS_NUL, NOT_UTF8, holds_nul
 from clearinghouse.tipline.filing import FileDigest, FiledReport, file_prepared, prepare
 from clearinghouse.tipline.intake import NotYours, file_details_of
+from clearinghouse.tipline.lines import BOM
 from clearinghouse.tipline.models import FILENAME_MAX_CHARS, FileKind, Report
 from clearinghouse.tipline.wire_schemas import IntakeModel, ReportIntake, TooManyEntries, validate_bounded
 from clearinghouse.tipline.xmlsafe import ResponseCode
@@ -96,14 +97,15 @@ class FiledAnswer(BaseModel):
     file_ids: list[str] = Field(default_factory=list)
 
 
-def _invalid(error: ValidationError) -> JSONResponse:
+def _invalid(error: ValidationError, body: bytes) -> JSONResponse:
     # The offending values are not echoed back: they may be personal details from the report.
-    return _refused(
-        [
-            {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
-            for item in error.errors(include_url=False, include_input=False)
-        ]
-    )
+    errors = [
+        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+    if b"\x00" in body:  # no JSON text holds a NUL byte, UTF-16 text is full of them
+        errors.insert(0, {"field": "(body)", "message": NOT_UTF8})
+    return _refused(errors)
 
 
 def _refused(errors: list[dict[str, str]]) -> JSONResponse:
@@ -160,10 +162,11 @@ def _file(
 @router.post("/reports", status_code=201, response_model=FiledAnswer)
 def create_report(platform: PlatformDep, body: DocumentDep, session: SessionDep, context: ContextDep) -> Response:
     """File one finished report (JSON `ReportSubmission`); idempotent on `platform_report_id`."""
+    body = body.removeprefix(BOM)  # as a bulk line may begin with one
     try:
         submission = validate_bounded(ReportSubmission, body)
     except ValidationError as error:
-        return _invalid(error)
+        return _invalid(error, body)
     except TooManyEntries as error:
         return _refused([{"field": "report", "message": str(error)}])
     if holds_nul(body):
