@@ -190,3 +190,11 @@ def test_a_json_body_in_another_encoding_is_named(api: httpx.Client, store: Stor
     assert utf16.json()["errors"][0] == {"field": "(body)", "message": NOT_UTF8}
     assert report_count(store) == 1
 
+
+def test_a_blank_platform_report_id_is_refused_as_in_bulk(api: httpx.Client, store: Store) -> None:
+    """Bulk lines refuse an id of spaces; the JSON API filed it, and took it as the key of later retries."""
+    blank = json.dumps({"platform_report_id": "   ", "report": doc()}).encode()
+    response = api.post("/api/v1/reports", content=blank)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "platform_report_id"
+    assert report_count(store) == 0

@@ -80,7 +80,7 @@ class FileDigestIn(IntakeModel):
 class ReportSubmission(IntakeModel):
     """A complete report as a platform files it through the JSON API."""
 
-    platform_report_id: Annotated[str | None, Field(min_length=1, max_length=120)] = Field(
+    platform_report_id: Annotated[str | None, Field(min_length=1, max_length=120, pattern=r"\S")] = Field(
         default=None, description="The platform's own id for the report; a repeat with the same id files nothing."
     )
     report: ReportIntake
