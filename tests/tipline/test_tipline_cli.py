@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -206,3 +207,20 @@ def test_an_endless_line_is_never_held_whole(tmp_path: Path, url: str) -> None:
     peak = _peak_kib_of_import(huge, url)
     assert peak - baseline < (MAX_LINE_BYTES * 4) // 1024, (baseline, peak)
     assert _counts(url)[0] == 3  # "before", "first" and "after": the long line alone is refused
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (gzip.compress(line("gz-1") + b"\n"), "is gzip-compressed: decompress it first"),
+        ((line("u16-1").decode() + "\n").encode("utf-16"), "is UTF-16 text: export it as UTF-8"),
+    ],
+    ids=["gzip", "utf-16"],
+)
+def test_an_export_in_the_wrong_form_is_refused_whole(tmp_path: Path, url: str, content: bytes, named: str) -> None:
+    """Each line of it was refused with 'UTF-16?' (a gzip file too), in a table of garbled lines."""
+    export = tmp_path / "export.ndjson"
+    export.write_bytes(content)
+    result = runner.invoke(tipline_app, ["import", str(export), "-p", "Example Video", "--url", url])
+    refused(result, 2, f"{export} {named}")
+    assert _counts(url) == (0, 0)
