@@ -136,3 +136,12 @@ def test_a_flood_from_one_address_is_held_back_with_the_answers_kept(store: Stor
     assert "The fourth report, kept in the form." in html
     assert "call 911" in html
     assert len(reports(store)) == 3
+
+
+def test_the_form_answers_head_as_get(live: LiveServer) -> None:
+    """Link checkers and uptime monitors ask with HEAD, which every server must support for a page it serves by
+    GET (RFC 9110): it was refused with 405."""
+    head = httpx.head(f"{live.url}/report")
+    assert head.status_code == 200
+    assert head.headers["Content-Type"].startswith("text/html")
+    assert head.content == b""

@@ -253,9 +253,9 @@ def _page(
     return templates.TemplateResponse(request, "report_form.html", context, status_code=status)
 
 
-@router.get("/report", response_class=HTMLResponse)
+@router.api_route("/report", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def report_form(request: Request) -> Response:
-    """The empty form."""
+    """The empty form (HEAD as well: link checkers and monitors ask with it, and FastAPI adds it to no route)."""
     return _page(request, {})
 
 
