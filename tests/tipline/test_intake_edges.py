@@ -16,6 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from clearinghouse.db.engine import Store
+from clearinghouse.geo.agencies import seed_directory
+from clearinghouse.tipline import pipeline
 from clearinghouse.tipline.bulk import NOT_UTF8
 from clearinghouse.tipline.models import FILENAME_MAX_CHARS, Report, ReportFile
 from clearinghouse.web.bodies import MAX_FORM_FIELDS
@@ -198,3 +200,31 @@ def test_a_blank_platform_report_id_is_refused_as_in_bulk(api: httpx.Client, sto
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "platform_report_id"
     assert report_count(store) == 0
+
+
+@pytest.fixture
+def api_on_either_store(any_store: Store) -> Iterator[httpx.Client]:
+    """A platform's client of the JSON API and bulk intake, served over SQLite or PostgreSQL (with the agency
+    directory, for the pipeline to release to)."""
+    with any_store.unit_of_work() as session:
+        seed_directory(session)
+    auth = add_platform(any_store, "Edge Photos")
+    with serve_store(any_store) as live, httpx.Client(base_url=live.url, auth=auth, timeout=30) as http:
+        yield http
+
+
+def test_a_batch_naming_an_id_no_store_keeps_is_refused(api_on_either_store: httpx.Client, any_store: Store) -> None:
+    """A grouped report id longer than a platform id (120 characters) was filed; on PostgreSQL the pipeline then
+    failed on it at every run, and every report queued after it waited for good."""
+    http = api_on_either_store
+    too_long = {"reason": "VIRAL_POTENTIAL_MEME", "grouped_report_ids": ["g" * 121]}
+    single = http.post("/api/v1/reports", content=submission(batch=too_long))
+    assert single.status_code == 422
+    assert single.json()["errors"][0]["field"] == "report.batch.grouped_report_ids.0"
+    lines = line("long-group", doc(batch=too_long)) + b"\n" + line("next", doc(state="NY"))
+    batch = http.post("/api/v1/reports:bulk", content=lines).json()
+    assert (batch["accepted"], batch["rejected"]) == (1, 1)
+    assert batch["errors"][0]["errors"][0]["field"] == "report.batch.grouped_report_ids.0"
+    longest = {"reason": "VIRAL_POTENTIAL_MEME", "grouped_report_ids": ["g" * 120]}
+    assert http.post("/api/v1/reports", content=submission(batch=longest)).status_code == 201
+    assert pipeline.run(any_store) == 2
