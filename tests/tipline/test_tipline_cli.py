@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from typer.testing import CliRunner
 from clearinghouse.access.service import create_platform
 from clearinghouse.db.engine import open_store
 from clearinghouse.tipline.cli import tipline_app
+from clearinghouse.tipline.lines import MAX_LINE_BYTES
 from clearinghouse.tipline.models import Release, Report
 from tests.refusals import refused
 from tests.tipline.bulk_helpers import image, line
@@ -170,3 +174,53 @@ def test_an_export_read_from_a_pipe_is_imported_whole(tmp_path: Path, url: str) 
     assert result.exit_code == 0, result.output
     assert "7 report(s) stored" in result.output
     assert _counts(url) == (7, 7)
+
+
+def _peak_kib_of_import(export: Path, url: str) -> int:
+    """The peak resident size of `clearinghouse tipline import` run as its own process (kibibytes): a wrapper
+    process runs it and reports the peak of its only child."""
+    cli = str(Path(sys.executable).with_name("clearinghouse"))
+    command = [cli, "tipline", "import", str(export), "-p", "Example Video", "--url", url, "--workers", "0"]
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        f"done = subprocess.run({command!r}, capture_output=True)\n"
+        "sys.stderr.buffer.write(done.stdout + done.stderr)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, check=True)
+    assert b"Traceback" not in result.stderr, result.stderr[-2000:]
+    return int(result.stdout)
+
+
+def test_an_endless_line_is_never_held_whole(tmp_path: Path, url: str) -> None:
+    """The file is read in blocks: read line by line, a 150 MB line was held whole (and copied) before it was
+    refused, where the documented bound is the line limit."""
+    small = _export(tmp_path, [line("before")])
+    baseline = _peak_kib_of_import(small, url)
+    huge = tmp_path / "huge.ndjson"
+    with huge.open("wb") as stream:
+        stream.write(line("first") + b"\n")
+        block = b"x" * (1 << 20)
+        for _ in range(150):
+            stream.write(block)
+        stream.write(b"\n" + line("after") + b"\n")
+    peak = _peak_kib_of_import(huge, url)
+    assert peak - baseline < (MAX_LINE_BYTES * 4) // 1024, (baseline, peak)
+    assert _counts(url)[0] == 3  # "before", "first" and "after": the long line alone is refused
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (gzip.compress(line("gz-1") + b"\n"), "is gzip-compressed: decompress it first"),
+        ((line("u16-1").decode() + "\n").encode("utf-16"), "is UTF-16 text: export it as UTF-8"),
+    ],
+    ids=["gzip", "utf-16"],
+)
+def test_an_export_in_the_wrong_form_is_refused_whole(tmp_path: Path, url: str, content: bytes, named: str) -> None:
+    """Each line of it was refused with 'UTF-16?' (a gzip file too), in a table of garbled lines."""
+    export = tmp_path / "export.ndjson"
+    export.write_bytes(content)
+    result = runner.invoke(tipline_app, ["import", str(export), "-p", "Example Video", "--url", url])
+    refused(result, 2, f"{export} {named}")
+    assert _counts(url) == (0, 0)

@@ -85,6 +85,12 @@ def test_a_report_is_filed_and_confirmed_with_its_reference(live: LiveServer, st
         ({"child_age": "19"}, "child_age", "The child's age must be a whole number from 0 to 17"),
         ({"state": "XX"}, "state", "is not one we know"),
         ({"zip_code": "ABCDE"}, "zip_code", "ZIP code must be five digits"),
+        # Digits of other scripts, which no ZIP directory lists: kept, they placed nothing.
+        ({"zip_code": "\uff15\uff18\uff11\uff10\uff12"}, "zip_code", "ZIP code must be five digits"),
+        ({"zip_code": "\u0665\u0668\u0661\u0660\u0662"}, "zip_code", "ZIP code must be five digits"),
+        # A NUL was stored as sent on SQLite, and failed the write on PostgreSQL.
+        ({"description": "An adult keeps asking\x00 for photos."}, "description", "Tell us about it holds a"),
+        ({"city": "Far\x00go"}, "city", "City or town holds a"),
         ({"reporter_email": "not an address"}, "reporter_email", "does not look like an email address"),
         ({"url": "not a url"}, "url", "does not look like a web address"),
         ({"description": "x" * 5001}, "description", "is too long"),
@@ -130,3 +136,12 @@ def test_a_flood_from_one_address_is_held_back_with_the_answers_kept(store: Stor
     assert "The fourth report, kept in the form." in html
     assert "call 911" in html
     assert len(reports(store)) == 3
+
+
+def test_the_form_answers_head_as_get(live: LiveServer) -> None:
+    """Link checkers and uptime monitors ask with HEAD, which every server must support for a page it serves by
+    GET (RFC 9110): it was refused with 405."""
+    head = httpx.head(f"{live.url}/report")
+    assert head.status_code == 200
+    assert head.headers["Content-Type"].startswith("text/html")
+    assert head.content == b""

@@ -14,6 +14,7 @@ import datetime as dt
 import gc
 import json
 import multiprocessing
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,7 +39,7 @@ from clearinghouse.geo.ipgeo import IpResolver
 from clearinghouse.tipline.fastsql import gc_paused
 from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
 from clearinghouse.tipline.lines import MAX_LINE_BYTES, TOO_LONG
-from clearinghouse.tipline.models import FileKind
+from clearinghouse.tipline.models import FILENAME_MAX_CHARS, FileKind
 from clearinghouse.tipline.onepass import Processing, Processor, ReadyReport, file_and_process, processor_for, ready
 from clearinghouse.tipline.wire_schemas import (
     CLOCK_TOLERANCE,
@@ -62,6 +63,17 @@ STORE_ATTEMPTS = 3
 
 NOT_UTF8 = "is not UTF-8 text (it holds NUL bytes: UTF-16?); export the file as UTF-8"
 HOLDS_NUL = "holds a NUL character (\\u0000), which is never stored: remove it from the text"
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+"""`\\u0000` after an even number of backslashes: after an odd number, its backslash is itself escaped."""
+
+
+def holds_nul(document: bytes) -> bool:
+    """Whether valid JSON text holds a NUL character (which it can only write as an escape).
+
+    `\\\\u0000` is a backslash followed by the letters u0000 (a Windows path, a quoted escape): a plain search
+    for `\\u0000` refused it. The plain search still decides for the documents without one at all.
+    """
+    return b"\\u0000" in document and _NUL_ESCAPE.search(document) is not None
 
 
 def _hex(length: int) -> str:
@@ -81,7 +93,7 @@ class BulkFile(IntakeModel):
     pdq: Annotated[str | None, Field(pattern=_hex(64))] = None
     pdq_quality: Annotated[int | None, Field(ge=0, le=100)] = None
     size: Annotated[int | None, Field(ge=0, le=MAX_FILE_SIZE)] = None
-    filename: Annotated[str | None, Field(max_length=255)] = None
+    filename: Annotated[str | None, Field(max_length=FILENAME_MAX_CHARS)] = None
     annotations: list[FileAnnotation] = Field(default_factory=list, max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")
@@ -216,7 +228,7 @@ def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> tuple[int, Prepa
         if b"\x00" in raw:
             errors = (FieldError("(line)", NOT_UTF8), *errors)
         return LineProblem(number, _ref_of_bad_line(raw), errors)
-    if b"\\u0000" in raw:
+    if holds_nul(raw):
         # Valid JSON, but no store keeps a NUL character in text (PostgreSQL refuses it outright).
         shown = line.platform_report_id.replace("\x00", "\\u0000")
         return LineProblem(number, shown, (FieldError("(line)", HOLDS_NUL),))

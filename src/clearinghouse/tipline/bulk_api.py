@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from clearinghouse.logs import get_logger
 from clearinghouse.tipline.bulk import CHUNK_LINES, BulkSummary, parse_chunk, store_chunk
@@ -97,8 +98,9 @@ async def bulk_intake(request: Request, platform: PlatformDep, context: ContextD
         if pending:
             await store(pending)
     except BodyRefused as error:
-        status = 413 if error.too_large else 400
-        return progress.stopped(status, "Request body refused", error.message, retry=False)
+        return progress.stopped(error.status, "Request body refused", error.message, retry=False)
+    except ClientDisconnect:
+        raise  # nobody to answer: the error middleware notes it (the chunks committed before stay stored)
     except SQLAlchemyError as error:
         log.error("bulk intake failed", error=type(error).__name__, platform=platform.username)
         return progress.stopped(503, "Not all saved", "The store failed", retry=True)

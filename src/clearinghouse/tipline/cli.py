@@ -4,6 +4,7 @@ release it to another jurisdiction."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,8 @@ UrlOption = Annotated[
 SHOWN_ERRORS = 20
 MAX_ACTOR = 200
 """The longest name the audit log keeps for who did something (its column's width)."""
+READ_BLOCK = 1 << 20
+"""Bytes read from an export at a time."""
 
 
 def _progress() -> Progress:
@@ -41,6 +44,21 @@ def _count_lines(path: Path) -> int:
         while block := stream.read(1 << 20):
             count, last = count + block.count(b"\n"), block[-1:]
     return count + (last != b"\n")
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _refuse_unreadable(file: Path, head: bytes) -> None:
+    """Refuse, whole, an export in a form no line of it can be read in: read line by line, each was refused as
+    "UTF-16?" (a gzip file too). `head` is its first bytes, peeked at, since a pipe can be read only once."""
+    from clearinghouse.commandline import fail
+
+    if head.startswith(GZIP_MAGIC):
+        raise fail(f"{file} is gzip-compressed: decompress it first (gunzip)")
+    if head.startswith(UTF16_BOMS):
+        raise fail(f"{file} is UTF-16 text: export it as UTF-8")
 
 
 @tipline_app.callback()
@@ -106,20 +124,23 @@ def import_command(
         total = _count_lines(file) if file.is_file() else None
         # Processed in the same pass (onepass), or left in the pipeline's queue with --no-process.
         processing = Processing(ip_database=_ip_database()) if process else None
-        with _progress() as progress, file.open("rb") as stream:
-            task = progress.add_task(f"import {file.name}"[:22], total=total)
-            summary = import_lines(
-                store,
-                platform_id=account.id,
-                actor=f"import:{account.username}",
-                lines=numbered_lines(stream),
-                chunk_lines=chunk,
-                workers=workers,
-                on_chunk=lambda size: progress.update(task, advance=size),
-                processing=processing,
-            )
-            if total is not None:
-                progress.update(task, completed=total)
+        with file.open("rb") as stream:
+            _refuse_unreadable(file, stream.peek(len(GZIP_MAGIC)))
+            with _progress() as progress:
+                task = progress.add_task(f"import {file.name}"[:22], total=total)
+                summary = import_lines(
+                    store,
+                    platform_id=account.id,
+                    actor=f"import:{account.username}",
+                    # In blocks, not line by line: a file's line iterator holds a whole line, however long it runs.
+                    lines=numbered_lines(iter(partial(stream.read, READ_BLOCK), b"")),
+                    chunk_lines=chunk,
+                    workers=workers,
+                    on_chunk=lambda size: progress.update(task, advance=size),
+                    processing=processing,
+                )
+                if total is not None:
+                    progress.update(task, completed=total)
             processed = summary.accepted if process else 0
     if as_json:
         typer.echo(json.dumps(summary.as_json()))

@@ -32,14 +32,14 @@ from clearinghouse.logs import get_logger
 from clearinghouse.tipline import intake
 from clearinghouse.tipline.content import UploadDigest, hash_upload
 from clearinghouse.tipline.fastsql import EncodedJSON
-from clearinghouse.tipline.models import FileKind, ReportSource
+from clearinghouse.tipline.models import FILENAME_MAX_CHARS, FileKind, ReportSource
 from clearinghouse.tipline.service import ReportStateError
 from clearinghouse.tipline.wire import parse_file_details, parse_report, report_done_response, report_response
 from clearinghouse.tipline.wire_schemas import FileDetailsIntake, ReportIntake
 from clearinghouse.tipline.xmlsafe import ResponseCode, WireError, schema_bytes
 from clearinghouse.validation import is_ascii_number
 from clearinghouse.web.auth import PlatformPrincipal
-from clearinghouse.web.bodies import Form
+from clearinghouse.web.bodies import Form, Part
 from clearinghouse.web.context import INLINE_MAX_BYTES, WebContext
 from clearinghouse.web.deps import (
     PlatformDep,
@@ -152,6 +152,20 @@ async def submit(request: Request) -> Response:
     return await context.write(partial(_submit, context, platform, report_intake, stored, clues))
 
 
+def upload_filename(part: Part) -> str | None:
+    """The file name the upload gave, if any; one no store keeps (a NUL, or too long) is refused by name rather
+    than failing the store's write (1110 on PostgreSQL) or being kept as sent (SQLite)."""
+    name = part.filename or None
+    if name is None:
+        return None
+    if "\x00" in name:
+        raise WireError(ResponseCode.INVALID_REQUEST, "the file name holds a NUL character, which is never stored")
+    if len(name) > FILENAME_MAX_CHARS:
+        message = f"the file name is {len(name)} characters long; at most {FILENAME_MAX_CHARS} are accepted"
+        raise WireError(ResponseCode.INVALID_REQUEST, message)
+    return name
+
+
 def _digest(content: bytes, filename: str | None) -> tuple[UploadDigest, FileKind]:
     digest = hash_upload(content, filename)
     return digest, intake.file_kind(digest, content[:16])
@@ -187,13 +201,14 @@ async def upload(request: Request) -> Response:
     if len(form.files) != 1 or form.files[0].name != "file":
         raise WireError(ResponseCode.INVALID_REQUEST, "an upload carries exactly one file, in the form field 'file'")
     part = form.files.pop()
+    filename = upload_filename(part)
     if not part.data:
         raise WireError(ResponseCode.MALFORMED_FILE, "the uploaded file is empty")
     content = bytes(part.data)
     part.data.clear()
     # Decoding an image can take long whatever its size in bytes; small non-images hash in microseconds.
     heavy = len(content) > INLINE_MAX_BYTES or intake.looks_like_image(content[:16])
-    digest, kind = await context.run(partial(_digest, content, part.filename or None), heavy=heavy)
+    digest, kind = await context.run(partial(_digest, content, filename), heavy=heavy)
     # The content is dropped here: from now on only its digest exists.
     del content
     return await context.write(partial(_record_upload, context, platform, report_id, digest, kind))

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.errors import NotFound
 from clearinghouse.tipline import availability, service
-from clearinghouse.tipline.bulk import HOLDS_NUL
+from clearinghouse.tipline.bulk import HOLDS_NUL, NOT_UTF8, holds_nul
 from clearinghouse.tipline.filing import FileDigest, FiledReport, file_prepared, prepare
 from clearinghouse.tipline.intake import NotYours, file_details_of
-from clearinghouse.tipline.models import FileKind, Report
+from clearinghouse.tipline.lines import BOM
+from clearinghouse.tipline.models import FILENAME_MAX_CHARS, FileKind, Report
 from clearinghouse.tipline.wire_schemas import IntakeModel, ReportIntake, TooManyEntries, validate_bounded
 from clearinghouse.tipline.xmlsafe import ResponseCode
 from clearinghouse.web.auth import PlatformPrincipal
@@ -50,7 +51,7 @@ class FileDigestIn(IntakeModel):
     pdq: Annotated[str | None, Field(pattern=_hex(64))] = None
     pdq_quality: Annotated[int | None, Field(ge=0, le=100)] = None
     size: Annotated[int | None, Field(ge=0, le=2**63 - 1)] = None
-    filename: Annotated[str | None, Field(max_length=255)] = None
+    filename: Annotated[str | None, Field(max_length=FILENAME_MAX_CHARS)] = None
 
     @model_validator(mode="after")
     def _at_least_one_hash(self) -> FileDigestIn:
@@ -79,7 +80,7 @@ class FileDigestIn(IntakeModel):
 class ReportSubmission(IntakeModel):
     """A complete report as a platform files it through the JSON API."""
 
-    platform_report_id: Annotated[str | None, Field(min_length=1, max_length=120)] = Field(
+    platform_report_id: Annotated[str | None, Field(min_length=1, max_length=120, pattern=r"\S")] = Field(
         default=None, description="The platform's own id for the report; a repeat with the same id files nothing."
     )
     report: ReportIntake
@@ -96,14 +97,15 @@ class FiledAnswer(BaseModel):
     file_ids: list[str] = Field(default_factory=list)
 
 
-def _invalid(error: ValidationError) -> JSONResponse:
+def _invalid(error: ValidationError, body: bytes) -> JSONResponse:
     # The offending values are not echoed back: they may be personal details from the report.
-    return _refused(
-        [
-            {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
-            for item in error.errors(include_url=False, include_input=False)
-        ]
-    )
+    errors = [
+        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+    if b"\x00" in body:  # no JSON text holds a NUL byte, UTF-16 text is full of them
+        errors.insert(0, {"field": "(body)", "message": NOT_UTF8})
+    return _refused(errors)
 
 
 def _refused(errors: list[dict[str, str]]) -> JSONResponse:
@@ -160,13 +162,14 @@ def _file(
 @router.post("/reports", status_code=201, response_model=FiledAnswer)
 def create_report(platform: PlatformDep, body: DocumentDep, session: SessionDep, context: ContextDep) -> Response:
     """File one finished report (JSON `ReportSubmission`); idempotent on `platform_report_id`."""
+    body = body.removeprefix(BOM)  # as a bulk line may begin with one
     try:
         submission = validate_bounded(ReportSubmission, body)
     except ValidationError as error:
-        return _invalid(error)
+        return _invalid(error, body)
     except TooManyEntries as error:
         return _refused([{"field": "report", "message": str(error)}])
-    if b"\\u0000" in body:
+    if holds_nul(body):
         # Valid JSON, but no store keeps a NUL character in text (PostgreSQL refuses it outright).
         return _refused([{"field": "(body)", "message": HOLDS_NUL}])
     received_at = context.clock()

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from clearinghouse.db.base import Base, BigId, IdMixin, JSONType, UTCDateTime, utcnow
 
+FILENAME_MAX_CHARS = 255
+"""Longest file name a file row keeps; every way in refuses a longer one (PostgreSQL would refuse to store it)."""
+
 
 class IncidentType(enum.StrEnum):
     """The eight incident types, spelled exactly as the platform interface spells them."""
@@ -132,7 +135,7 @@ class ReportFile(IdMixin, Base):
     # No index of its own: the unique (report_id, file_ref) index starts with it.
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("tipline_reports.id", ondelete="CASCADE"))
     file_ref: Mapped[str] = mapped_column(sa.String(64))
-    filename: Mapped[str | None] = mapped_column(sa.String(255))
+    filename: Mapped[str | None] = mapped_column(sa.String(FILENAME_MAX_CHARS))
     kind: Mapped[FileKind] = mapped_column(sa.Enum(FileKind, native_enum=False, length=8), default=FileKind.OTHER)
     size: Mapped[int | None] = mapped_column(sa.BigInteger)
     md5: Mapped[str | None] = mapped_column(sa.String(32))

@@ -119,7 +119,7 @@ FIELDS = (*FIELD_LABELS, "danger")
 MAX_TEXT = 200
 MAX_DESCRIPTION = 5000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+_ZIP = re.compile(r"^\d{5}(-\d{4})?$", re.ASCII)  # digits 0 to 9 only: the ZIP directory knows no others
 _PHONE = re.compile(r"^[0-9+()./\s-]{7,25}$")
 STATES = sorted(((info.code, info.name) for info in US_JURISDICTIONS), key=lambda pair: pair[1])
 _STATE_CODES = {code for code, _ in STATES}
@@ -138,6 +138,9 @@ def _text(values: dict[str, str], name: str, *, limit: int = MAX_TEXT) -> str | 
     value = values.get(name, "").strip()
     if len(value) > limit:
         raise FormProblem(name, f"is too long: at most {limit} characters, please")
+    if "\x00" in value:
+        # No store keeps one (PostgreSQL refuses the write), and no keyboard types one: pasted or scripted.
+        raise FormProblem(name, "holds a hidden character (NUL) that cannot be kept: please type it again")
     return value or None
 
 
@@ -250,9 +253,9 @@ def _page(
     return templates.TemplateResponse(request, "report_form.html", context, status_code=status)
 
 
-@router.get("/report", response_class=HTMLResponse)
+@router.api_route("/report", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def report_form(request: Request) -> Response:
-    """The empty form."""
+    """The empty form (HEAD as well: link checkers and monitors ask with it, and FastAPI adds it to no route)."""
     return _page(request, {})
 
 

@@ -346,9 +346,17 @@ class LawEnforcementContact(IntakeModel):
     international_process_country: str | None = None
 
 
+PLATFORM_REF_MAX_CHARS = 120
+"""Longest platform id of a report the store keeps (`Report.platform_ref`, `BundleRef.platform_ref`)."""
+
+GroupedRef = Annotated[str, Field(min_length=1, max_length=PLATFORM_REF_MAX_CHARS)]
+"""A platform's id of a grouped report: stored as a platform id when the report is bundled. A longer one was
+filed, and on PostgreSQL failed the pipeline's batch at every run, holding up every report queued after it."""
+
+
 class BatchedReport(IntakeModel):
     reason: BatchReason
-    grouped_report_ids: list[str] = _entries(
+    grouped_report_ids: list[GroupedRef] = _entries(
         "The platform's ids of the grouped reports (JSON, NDJSON; XML carries only the reason)."
     )
 

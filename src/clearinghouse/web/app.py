@@ -94,6 +94,7 @@ def create_app(store: Store | None = None, *, public_reports_per_hour: int | Non
             " view of the reports made available to it."
         ),
         lifespan=lifespan,
+        redirect_slashes=False,  # a trailing slash is served as the path without it (`TrailingSlashMiddleware`)
     )
     app.state.context = context
     install_error_handling(app)

@@ -28,12 +28,17 @@ MAX_PARTS = 16
 
 
 class BodyRefused(Exception):
-    """A request body we will not read or cannot parse; `too_large` tells which."""
+    """A request body we will not read or cannot parse, with the HTTP status a problem document answers it with."""
 
-    def __init__(self, message: str, *, too_large: bool = False) -> None:
+    def __init__(self, message: str, *, status: int = 400) -> None:
         super().__init__(message)
         self.message = message
-        self.too_large = too_large
+        self.status = status
+
+    @property
+    def too_large(self) -> bool:
+        """Whether the body passed its size limit."""
+        return self.status == 413
 
 
 def declared_length(headers: Headers) -> int | None:
@@ -48,11 +53,22 @@ def declared_length(headers: Headers) -> int | None:
 
 def _too_large(limit: int, declared: int | None = None) -> BodyRefused:
     size = f"{declared} bytes" if declared is not None else f"more than {limit} bytes"
-    return BodyRefused(f"request body is {size}; the limit is {limit} bytes", too_large=True)
+    return BodyRefused(f"request body is {size}; the limit is {limit} bytes", status=413)
+
+
+def refuse_encoded(headers: Headers) -> None:
+    """Refuse a compressed body (`Content-Encoding` other than identity): read as it is, gzip was answered as
+    malformed XML, invalid JSON or UTF-16 text, never naming what was wrong."""
+    encoding = headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        message = f"Content-Encoding {encoding[:40]!r} is not accepted: send the body uncompressed"
+        raise BodyRefused(message, status=415)
 
 
 async def bounded_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
-    """The body's chunks, refusing it once more than `limit` bytes have arrived (or are declared)."""
+    """The body's chunks, refusing it once more than `limit` bytes have arrived (or are declared), or if it is
+    compressed."""
+    refuse_encoded(request.headers)
     declared = declared_length(request.headers)
     if declared is not None and declared > limit:
         raise _too_large(limit, declared)
@@ -76,10 +92,12 @@ async def read_bounded(request: Request, limit: int) -> bytes:
 def parse_urlencoded(body: bytes) -> dict[str, str]:
     """An application/x-www-form-urlencoded body; the first value of a repeated field wins."""
     try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except (UnicodeDecodeError, ValueError):
-        raise BodyRefused("the form is not valid UTF-8 URL-encoded data") from None
+        # Strict: an escape of another encoding (Latin-1's %E9) was read as U+FFFD, and kept.
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
+    except UnicodeDecodeError:
+        raise BodyRefused("the form is not UTF-8 text (its %-escapes included): send it as UTF-8") from None
+    except ValueError:  # the only other refusal of parse_qsl when not strict_parsing
+        raise BodyRefused(f"a form may have at most {MAX_FORM_FIELDS} fields") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
         fields.setdefault(name, value)

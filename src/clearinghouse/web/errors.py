@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clearinghouse.logs import get_logger
@@ -82,6 +83,27 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class TrailingSlashMiddleware:
+    """Serves a path written with a trailing slash (`/ispws/submit/`) as the path without it.
+
+    The router's own answer was a 307 redirect with an empty body: no XML answer for a platform's client, and its
+    location is built from the request as the server saw it, so behind a TLS proxy it sent the client, and the
+    report it posts again, to plain `http://`.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+            raw: bytes | None = scope.get("raw_path")
+            if raw is not None:
+                scope["raw_path"] = raw.rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)
+
+
 class ErrorMiddleware:
     """Turns any exception that escaped the handlers into a proper answer, logged without content."""
 
@@ -102,6 +124,10 @@ class ErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client went away mid-body (a dropped connection, a cancelled upload): nobody to answer, and
+            # nothing failed here. What it sent is not stored, as with any body that does not arrive whole.
+            log.info("client went away", path=scope.get("path"), method=scope.get("method"))
         except Exception as error:
             # The type and where, never the message or traceback locals: both can carry report content.
             log.error(
@@ -143,8 +169,7 @@ async def _body_refused(request: Request, error: Exception) -> Response:
     assert isinstance(error, BodyRefused)
     if is_ispws(request.url.path):
         return _xml(report_response(code=ResponseCode.INVALID_REQUEST, description=error.message))
-    status = 413 if error.too_large else 400
-    return problem(status, "Request body refused", error.message)
+    return problem(error.status, "Request body refused", error.message)
 
 
 async def _validation_failed(request: Request, error: Exception) -> Response:
@@ -173,11 +198,12 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 def install_error_handling(app: FastAPI) -> None:
-    """Register the exception handlers and the two middlewares (Request-ID outermost)."""
+    """Register the exception handlers and the middlewares (Request-ID outermost)."""
     app.add_exception_handler(WireError, _wire_error)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(BodyRefused, _body_refused)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(ErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
