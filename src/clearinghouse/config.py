@@ -10,7 +10,7 @@ from platformdirs import user_data_dir
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from clearinghouse.errors import ClearinghouseError
+from clearinghouse.errors import ClearinghouseError, validation_message
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -94,7 +94,7 @@ def get_settings() -> Settings:
 
 
 def _problem(problem: Any) -> str:
-    message = str(problem["msg"]).removeprefix("Value error, ")
+    message = validation_message(problem)
     if not problem["loc"]:  # a rule across settings (`_refuse_development_secret`): its message names them
         return message
     name = str(problem["loc"][0])

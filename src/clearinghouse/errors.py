@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
 
 _JOINERS = frozenset("\u200c\u200d")
 """Zero-width non-joiner and joiner: invisible, but part of how Persian, Indic scripts and emoji are spelt."""
@@ -36,6 +38,12 @@ def shortened(text: str, limit: int = 60) -> str:
     """``text`` as a message repeats it: cut after ``limit`` characters, with an ellipsis, so that a long value
     given (a name of ten thousand characters) makes no message of that length."""
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def validation_message(item: Mapping[str, Any]) -> str:
+    """The message of one of pydantic's errors as we tell it: a refusal of our own validators without the "Value
+    error, " pydantic puts before it."""
+    return str(item.get("msg", "is not valid")).removeprefix("Value error, ")
 
 
 class ClearinghouseError(Exception):

@@ -104,6 +104,8 @@ def test_the_platform_report_id_makes_it_idempotent(
             "report.victims.0.ip_capture_events",
         ),
         (lambda body: body["report"].update(incident_at="2999-01-01T00:00:00Z"), "report.incident_at"),
+        (lambda body: body["report"].update(incident_at=1_700_000_000), "report.incident_at"),  # seconds, UTC?
+        (lambda body: body["report"].update(incident_at=1_700_000_000_000), "report.incident_at"),  # or ms?
     ],
 )
 def test_invalid_reports_are_refused_naming_the_field(

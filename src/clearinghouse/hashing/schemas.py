@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from clearinghouse.errors import InputError, require_past
+from clearinghouse.errors import InputError, require_past, validation_message
 from clearinghouse.hashing import types
 from clearinghouse.hashing.models import BankKind
 from clearinghouse.validation import is_ascii_number
@@ -163,7 +163,7 @@ def error_reason(error: Exception) -> str:
             reasons.append(str(cause))
         else:
             where = ".".join(str(part) for part in item["loc"]) or "record"
-            reasons.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+            reasons.append(f"{where}: {validation_message(item)}")
     return "; ".join(reasons)
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.db.base import utcnow
 from clearinghouse.db.engine import Store
+from clearinghouse.errors import validation_message
 from clearinghouse.geo.ipgeo import IpResolver
 from clearinghouse.tipline.fastsql import gc_paused
 from clearinghouse.tipline.filing import FileDigest, FiledReport, PreparedReport, file_prepared, prepare
@@ -222,7 +223,7 @@ def parse_line(number: int, raw: bytes, *, now: dt.datetime) -> tuple[int, Prepa
         return LineProblem(number, _ref_of_bad_line(raw), (FieldError("report", str(error)),))
     except ValidationError as error:
         errors = tuple(
-            FieldError(".".join(str(part) for part in item["loc"]) or "(line)", item["msg"])
+            FieldError(".".join(str(part) for part in item["loc"]) or "(line)", validation_message(item))
             for item in error.errors(include_url=False, include_input=False)
         )
         if b"\x00" in raw:

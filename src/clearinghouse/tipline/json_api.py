@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clearinghouse.errors import NotFound
+from clearinghouse.errors import NotFound, validation_message
 from clearinghouse.tipline import availability, service
 from clearinghouse.tipline.bulk import HOLDS_NUL, NOT_UTF8, holds_nul
 from clearinghouse.tipline.filing import FileDigest, FiledReport, file_prepared, prepare
@@ -100,7 +100,7 @@ class FiledAnswer(BaseModel):
 def _invalid(error: ValidationError, body: bytes) -> JSONResponse:
     # The offending values are not echoed back: they may be personal details from the report.
     errors = [
-        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
+        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": validation_message(item)}
         for item in error.errors(include_url=False, include_input=False)
     ]
     if b"\x00" in body:  # no JSON text holds a NUL byte, UTF-16 text is full of them

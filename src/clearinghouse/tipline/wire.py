@@ -26,6 +26,7 @@ from typing import TypeVar
 from lxml import etree
 from pydantic import ValidationError
 
+from clearinghouse.errors import validation_message
 from clearinghouse.tipline.wire_schemas import (
     NOBODY,
     Address,
@@ -263,7 +264,7 @@ def _refusals_as_wire_errors(root: Element) -> Iterator[None]:
         first = error.errors()[0]
         where = ".".join([error.title, *(str(part) for part in first["loc"])])
         raise WireError(
-            ResponseCode.INVALID_REQUEST, f"<{etree.QName(root).localname}> {where}: {first['msg']}"
+            ResponseCode.INVALID_REQUEST, f"<{etree.QName(root).localname}> {where}: {validation_message(first)}"
         ) from None
 
 

@@ -18,7 +18,16 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_serializer,
+    model_validator,
+)
 from pydantic_core import from_json
 
 EARLIEST_YEAR = 1900
@@ -73,8 +82,20 @@ def _entries(description: str | None = None) -> Any:
     return Field(default_factory=list, max_length=MAX_ENTRIES, description=description)
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
-"""A timezone-aware time in a plausible range (see EARLIEST_YEAR)."""
+NOT_A_TEXT_TIME = "must be a date and time with a time zone, such as 2023-05-01T14:30:00Z, not a number"
+
+
+def _written_out(value: object) -> object:
+    """A time given as a number is refused: pydantic would read it as seconds since 1970, or as milliseconds
+    once it passes 2e10, so one slip of a digit moves a report by decades, and the number carries no time zone
+    the sender chose."""
+    if isinstance(value, int | float):
+        raise ValueError(NOT_A_TEXT_TIME)
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(_plausible)]
+"""A timezone-aware time, written out (never a number), in a plausible range (see EARLIEST_YEAR)."""
 
 
 class IncidentType(StrEnum):

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clearinghouse.errors import validation_message
 from clearinghouse.logs import get_logger
 from clearinghouse.tipline.wire import error_response, report_response
 from clearinghouse.tipline.xmlsafe import ResponseCode, WireError
@@ -178,7 +179,7 @@ async def _validation_failed(request: Request, error: Exception) -> Response:
     if is_ispws(request.url.path):
         description = "invalid request: " + ", ".join(fields)
         return _xml(report_response(code=ResponseCode.INVALID_REQUEST, description=description))
-    problems = [f"{field}: {item.get('msg', 'invalid')}" for field, item in zip(fields, error.errors(), strict=True)]
+    problems = [f"{field}: {validation_message(item)}" for field, item in zip(fields, error.errors(), strict=True)]
     shown = "; ".join(problems[:SHOWN_PROBLEMS])
     if len(problems) > SHOWN_PROBLEMS:
         shown += f"; and {len(problems) - SHOWN_PROBLEMS} more"
