@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(
         default=DEVELOPMENT_SECRET,
-        description="Key for signing sessions and tokens, and for hashing addresses in the public form's flood guard.",
+        description="Key for signing sessions and tokens, and for hashing what the flood and sign-in guards count.",
     )
     maxmind_db: Path | None = Field(
         default=None, description="Optional MaxMind-format (.mmdb) database for locating IP addresses."
@@ -60,6 +60,16 @@ class Settings(BaseSettings):
         default=20,
         ge=0,
         description="Reports the public form takes from one network address in an hour, all workers together; 0: any.",
+    )
+    sign_in_failures_per_name: int = Field(
+        default=10,
+        ge=0,
+        description="Failed sign-ins for one account name from one network address in 15 minutes; 0: any.",
+    )
+    sign_in_failures_per_address: int = Field(
+        default=50,
+        ge=0,
+        description="Failed sign-ins from one network address in 15 minutes, whatever the names; 0: any.",
     )
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from clearinghouse.logs import get_logger
 from clearinghouse.tipline import agency_api, bulk_api, ispws, json_api, public, service
 from clearinghouse.web.context import Limits, WebContext
 from clearinghouse.web.errors import install_error_handling
+from clearinghouse.web.signin import SignInGuard
 from clearinghouse.web.throttle import Throttle, forget_old_uses
 
 log = get_logger("clearinghouse.web")
@@ -30,9 +31,10 @@ def sweep_expired(context: WebContext) -> int:
 
 
 def sweep_flood_guard(context: WebContext) -> int:
-    """Forget the public form's uses older than the flood guard's window, every address's; returns how many.
+    """Forget the public form's uses and the failed sign-ins older than the flood guard's window (the longest),
+    every address's; returns how many.
 
-    Done whether or not this server guards the form, so that a store once guarded keeps no uses for good.
+    Done whether or not this server guards anything, so that a store once guarded keeps no uses for good.
     """
     with context.store.session() as session, context.writing(session):
         return forget_old_uses(session, now=context.clock())
@@ -40,9 +42,13 @@ def sweep_flood_guard(context: WebContext) -> int:
 
 SWEEPS: tuple[tuple[Callable[[WebContext], int], str], ...] = (
     (sweep_expired, "expired open reports"),
-    (sweep_flood_guard, "forgot old uses of the public form"),
+    (sweep_flood_guard, "forgot old uses of the public form and failed sign-ins"),
 )
 """What the served application does at every tick, and what it logs when that changed anything."""
+
+
+def _given(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 async def _sweep_forever(context: WebContext) -> None:
@@ -58,18 +64,28 @@ async def _sweep_forever(context: WebContext) -> None:
                 log.info(done, count=count)
 
 
-def create_app(store: Store | None = None, *, public_reports_per_hour: int | None = None) -> FastAPI:
+def create_app(
+    store: Store | None = None,
+    *,
+    public_reports_per_hour: int | None = None,
+    sign_in_failures_per_name: int | None = None,
+    sign_in_failures_per_address: int | None = None,
+) -> FastAPI:
     """The web application over `store` (default: the configured store, which must already be migrated).
 
     `public_reports_per_hour`: how many reports the public form takes from one address in an hour, counted in the
-    store for every worker together (default: the settings'; 0: any number).
+    store for every worker together; `sign_in_failures_per_name` and `..._per_address`: how many failed sign-ins
+    an address may make in 15 minutes for one name and in all (`web.signin`). Default: the settings'; 0: any number.
     """
     settings = get_settings()
-    per_hour = settings.public_reports_per_hour if public_reports_per_hour is None else public_reports_per_hour
+    per_hour = _given(public_reports_per_hour, settings.public_reports_per_hour)
+    per_name = _given(sign_in_failures_per_name, settings.sign_in_failures_per_name)
+    per_address = _given(sign_in_failures_per_address, settings.sign_in_failures_per_address)
     context = WebContext(
         store=store if store is not None else Store(settings.resolved_database_url),
         limits=Limits(xml_max_bytes=settings.xml_max_bytes),
         public_throttle=Throttle("public report", per_hour, secret=settings.secret_key) if per_hour > 0 else None,
+        sign_in_guard=SignInGuard.of(per_name=per_name, per_address=per_address, secret=settings.secret_key),
     )
 
     @asynccontextmanager

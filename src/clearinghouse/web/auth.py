@@ -5,9 +5,10 @@ Verifying an argon2 hash costs about 50 ms of CPU by design, which would cap a w
 second; platforms send many calls per report with the same credentials. So a successful verification is
 remembered for `CACHE_TTL_SECONDS` in the worker's memory, keyed by an HMAC-SHA-256 of the user name and
 secret under a random key made at start-up (the cache never holds the secret itself, and its keys are useless
-outside this process). Failures are never cached: each wrong guess pays the full argon2 cost. The price is
-that a deactivated platform account keeps working in a worker that verified it for up to the TTL; a user's
-standing is read from the store on every request (`tipline.agency_api`).
+outside this process). Failures are never cached: each wrong guess pays the full argon2 cost, and `web.signin`
+bounds how many an address may make. The price is that a deactivated platform account keeps working in a worker
+that verified it for up to the TTL; a user's standing is read from the store on every request
+(`tipline.agency_api`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What every request handler shares: the store, the body limits, the clock and the credential cache."""
+"""What every request handler shares: the store, the body limits, the clock, the credential cache and the guards."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from clearinghouse.db.base import utcnow
 from clearinghouse.db.engine import Store, take_write_lock
 from clearinghouse.web.auth import CredentialCache, PlatformPrincipal, UserPrincipal
+from clearinghouse.web.signin import SignInGuard
 from clearinghouse.web.throttle import Throttle
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -90,6 +91,8 @@ class WebContext:
     expiry_sweep_seconds: float = EXPIRY_SWEEP_SECONDS
     public_throttle: Throttle | None = None
     """How many reports the public form takes from one address (none: any number)."""
+    sign_in_guard: SignInGuard | None = None
+    """How many failed sign-ins an address may make before it is refused unverified (none: any number)."""
     _queued: deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = field(default_factory=deque)
     """Write work waiting for this worker's next turn (SQLite; see `write`)."""
     _draining: asyncio.Task[None] | None = None

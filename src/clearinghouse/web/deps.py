@@ -23,6 +23,7 @@ from clearinghouse.web.auth import (
 )
 from clearinghouse.web.bodies import Form, read_bounded, read_form
 from clearinghouse.web.context import WebContext
+from clearinghouse.web.signin import SignInGuard
 
 
 def get_context(request: Request) -> WebContext:
@@ -70,15 +71,52 @@ async def _principal(
     request: Request, cache: CredentialCache[P], verify: Callable[[WebContext, str, str], P | None]
 ) -> P:
     """Who the request's Basic credentials open, from ``cache`` or verified (and then cached); else Unauthenticated
-    (answered with a 401)."""
+    (answered with a 401), or SignInRefused (429) when its address failed too often (`web.signin`)."""
     name, secret = basic_credentials(request.headers.get("authorization"))
     principal = cache.get(name, secret)
-    if principal is None:
+    if principal is not None:
+        return principal
+    context = get_context(request)
+    guard = context.sign_in_guard
+    if guard is None:
         # argon2 takes tens of milliseconds of CPU: off the event loop.
-        principal = await run_in_threadpool(verify, get_context(request), name, secret)
-        if principal is None:
-            raise Unauthenticated
-        cache.put(name, secret, principal)
+        principal = await run_in_threadpool(verify, context, name, secret)
+    else:
+        address = request.client.host if request.client is not None else "unknown"
+        async with guard.turn(address):
+            # Verified meanwhile by a request of the same credentials that had the turn before this one.
+            principal = cache.get(name, secret)
+            if principal is not None:
+                return principal
+            principal = await run_in_threadpool(_guarded, context, guard, verify, name, secret, address)
+    if principal is None:
+        raise Unauthenticated
+    cache.put(name, secret, principal)
+    return principal
+
+
+def _guarded(
+    context: WebContext,
+    guard: SignInGuard,
+    verify: Callable[[WebContext, str, str], P | None],
+    name: str,
+    secret: str,
+    address: str,
+) -> P | None:
+    """`verify`, unless `address` failed too often (SignInRefused, from reads alone); a failure is counted.
+
+    A failure that cannot be counted is logged and answered as the failure it is, never as an error.
+    """
+    now = context.clock()
+    with context.store.session() as session:
+        guard.check(session, name, address, now)
+    principal = verify(context, name, secret)
+    if principal is None:
+        try:
+            with context.store.session() as session, context.writing(session):
+                guard.count_failure(session, name, address, now)
+        except Exception as error:  # the guard's failure must not change the answer
+            guard.warn(error)
     return principal
 
 

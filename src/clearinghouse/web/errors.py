@@ -24,6 +24,7 @@ from clearinghouse.tipline.wire import error_response, report_response
 from clearinghouse.tipline.xmlsafe import ResponseCode, WireError
 from clearinghouse.web.auth import Unauthenticated
 from clearinghouse.web.bodies import BodyRefused
+from clearinghouse.web.signin import SignInRefused
 
 AGENCY_PREFIX = "/api/v1/agency/"
 """Where users (law enforcement), not platforms, sign in."""
@@ -166,6 +167,20 @@ async def _unauthenticated(request: Request, error: Exception) -> Response:
     return response
 
 
+async def _sign_in_refused(request: Request, error: Exception) -> Response:
+    """429 with `Retry-After`: on /ispws a `reportResponse` of code 2000 saying why (a 401 would tell the platform
+    its secret is wrong), elsewhere a problem document."""
+    assert isinstance(error, SignInRefused)
+    wait = {"Retry-After": str(error.wait_seconds)}
+    if is_ispws(request.url.path):
+        body = report_response(code=ResponseCode.AUTHENTICATION_REQUIRED, description=str(error))
+        response = _xml(body, status_code=429)
+    else:
+        response = problem(429, "Too many failed sign-ins", str(error))
+    response.headers.update(wait)
+    return response
+
+
 async def _body_refused(request: Request, error: Exception) -> Response:
     assert isinstance(error, BodyRefused)
     if is_ispws(request.url.path):
@@ -202,6 +217,7 @@ def install_error_handling(app: FastAPI) -> None:
     """Register the exception handlers and the middlewares (Request-ID outermost)."""
     app.add_exception_handler(WireError, _wire_error)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
+    app.add_exception_handler(SignInRefused, _sign_in_refused)
     app.add_exception_handler(BodyRefused, _body_refused)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)

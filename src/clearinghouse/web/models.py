@@ -1,4 +1,5 @@
-"""The web application's own table: the public form's flood guard counts uses here, shared by every worker."""
+"""The web application's own table: the guards count here, shared by every worker: the public form's uses
+(`web.throttle`) and failed sign-ins (`web.signin`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ ADDRESS_KEY_BYTES = 16
 
 
 class FloodGuardUse(IdMixin, Base):
-    """One use of a guarded form within the last hour: when, and by whom as a keyed hash, never the address."""
+    """One counted event of the last hour (a use of the public form, a failed sign-in): when, and by whom as a
+    keyed hash of the guard's scope and the address (and name), never the address or name itself."""
 
     __tablename__ = "flood_guard_uses"
     __table_args__ = (sa.Index("ix_flood_guard_uses_address_key_used_at", "address_key", "used_at"),)

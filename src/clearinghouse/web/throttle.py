@@ -19,6 +19,11 @@ and the report goes through.
 
 Behind a reverse proxy the address is the one uvicorn reads from the proxy's `X-Forwarded-For` header
 (`--forwarded-allow-ips`); without that, every person would share the proxy's.
+
+The same machinery counts failed sign-ins (`web.signin`) in the same table, over a shorter window: a guard's
+scope is part of every key it makes, so the counts of two guards never mix, and the table does not say which
+guard counted a row. No window is longer than `WINDOW`, so the sweep that forgets every row older than it
+forgets every guard's.
 """
 
 from __future__ import annotations
@@ -36,7 +41,10 @@ from clearinghouse.logs import get_logger
 from clearinghouse.web.models import ADDRESS_KEY_BYTES, FloodGuardUse
 
 WINDOW = dt.timedelta(hours=1)
-"""How long a use counts, and is kept."""
+"""How long a use of the public form counts; the longest window of any guard, and so how long a row is kept."""
+
+FLOOD_WARNING = "flood guard failed; the report is let through"
+"""What the public form's guard logs when it cannot read or write its count."""
 
 KEY_PURPOSE = b"clearinghouse flood guard address key"
 """What the secret key is bent to here: the guard's key differs from any other key derived from the same secret."""
@@ -50,13 +58,28 @@ log = get_logger("clearinghouse.web.throttle")
 
 
 class Throttle:
-    """At most `per_hour` uses of one kind (`scope`) by one address in any hour, counted in the store."""
+    """At most `limit` uses of one kind (`scope`) by one address in any `window`, counted in the store.
 
-    def __init__(self, scope: str, per_hour: int, *, secret: str) -> None:
-        if per_hour < 1:
-            raise ValueError("a throttle allows at least one use an hour; use none to allow any number")
+    `warning` is logged when the count cannot be read or written (the use is then let through).
+    """
+
+    def __init__(
+        self,
+        scope: str,
+        limit: int,
+        *,
+        secret: str,
+        window: dt.timedelta = WINDOW,
+        warning: str = FLOOD_WARNING,
+    ) -> None:
+        if limit < 1:
+            raise ValueError("a throttle allows at least one use a window; use none to allow any number")
+        if not dt.timedelta(0) < window <= WINDOW:
+            raise ValueError(f"a throttle's window is at most {WINDOW}: older rows are forgotten by the sweep")
         self.scope = scope
-        self.per_hour = per_hour
+        self.limit = limit
+        self.window = window
+        self.warning = warning
         self._key = hmac.new(secret.encode("utf-8"), KEY_PURPOSE, hashlib.sha256).digest()
 
     def address_key(self, address: str) -> bytes:
@@ -69,9 +92,9 @@ class Throttle:
         before it takes a write turn. 0 if the count cannot be read (logged)."""
         try:
             return self._wait(session, self.address_key(address), now)
-        except Exception as error:  # the guard's failure must not refuse the report
+        except Exception as error:  # the guard's failure must not refuse the use
             session.rollback()  # on PostgreSQL the failed read ended the transaction's use
-            _warn(error)
+            self.warn(error)
             return 0
 
     def use(self, session: Session, address: str, now: dt.datetime) -> int:
@@ -80,7 +103,7 @@ class Throttle:
 
         The count is read again here, in the write turn (SQLite) or holding the address's advisory lock
         (PostgreSQL), so that two workers never both take its last use. Its work is a savepoint of its own: if it
-        fails, it is undone alone, logged, and 0 is returned, so that the report goes through.
+        fails, it is undone alone, logged, and 0 is returned, so that the use goes through.
         """
         key = self.address_key(address)
         try:
@@ -91,22 +114,27 @@ class Throttle:
                     session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADDRESS_LOCK, lock)))
                 wait = self._wait(session, key, now)
                 if wait == 0:
-                    session.execute(sa.delete(USES).where(USES.c.address_key == key, USES.c.used_at <= now - WINDOW))
+                    old = sa.and_(USES.c.address_key == key, USES.c.used_at <= now - self.window)
+                    session.execute(sa.delete(USES).where(old))
                     session.execute(sa.insert(USES).values(address_key=key, used_at=now))
                 return wait
-        except Exception as error:  # the guard's failure must not refuse the report
-            _warn(error)
+        except Exception as error:  # the guard's failure must not refuse the use
+            self.warn(error)
             return 0
 
+    def warn(self, error: Exception) -> None:
+        """Log the guard's failure: the driver's words name the cause; they hold no address, only its hash."""
+        log.warning(self.warning, error=str(getattr(error, "orig", None) or error))
+
     def _wait(self, session: Session, key: bytes, now: dt.datetime) -> int:
-        """Seconds until the address's `per_hour`-th newest use in the window leaves it (0 if it has fewer)."""
+        """Seconds until the address's `limit`-th newest use in the window leaves it (0 if it has fewer)."""
         newest_first = USES.c.used_at.desc()
-        in_window = sa.and_(USES.c.address_key == key, USES.c.used_at > now - WINDOW)
-        query = sa.select(USES.c.used_at).where(in_window).order_by(newest_first).offset(self.per_hour - 1).limit(1)
+        in_window = sa.and_(USES.c.address_key == key, USES.c.used_at > now - self.window)
+        query = sa.select(USES.c.used_at).where(in_window).order_by(newest_first).offset(self.limit - 1).limit(1)
         last_place: dt.datetime | None = session.scalar(query)
         if last_place is None:
             return 0
-        return max(1, math.ceil((last_place + WINDOW - now).total_seconds()))
+        return max(1, math.ceil((last_place + self.window - now).total_seconds()))
 
 
 def _begin(session: Session) -> None:
@@ -119,11 +147,6 @@ def _begin(session: Session) -> None:
 
 
 def forget_old_uses(session: Session, now: dt.datetime) -> int:
-    """Delete every use older than the window, whoever made it; returns how many."""
+    """Delete every use older than `WINDOW`, whoever made it and whichever guard counted it; returns how many."""
     forgotten: int = session.execute(sa.delete(USES).where(USES.c.used_at <= now - WINDOW)).rowcount  # type: ignore[attr-defined]
     return forgotten
-
-
-def _warn(error: Exception) -> None:
-    """Log the guard's failure: the driver's words name the cause; they hold no address, only its hash."""
-    log.warning("flood guard failed; the report is let through", error=str(getattr(error, "orig", None) or error))
