@@ -145,3 +145,18 @@ def test_the_form_answers_head_as_get(live: LiveServer) -> None:
     assert head.status_code == 200
     assert head.headers["Content-Type"].startswith("text/html")
     assert head.content == b""
+
+
+def test_every_text_field_tells_the_browser_the_length_the_server_takes(live: LiveServer, store: Store) -> None:
+    html = httpx.get(f"{live.url}/report").text
+    fields = re.findall(r'<(?:input type="(?:text|email|tel|url)"|textarea) id="[^"]+" name="([^"]+)"([^>]*)>', html)
+    assert {name for name, _ in fields} >= {"description", "url", "platform", "reporter_email", "city"}
+    for name, attributes in fields:
+        declared = re.search(r'maxlength="(\d+)"', attributes)
+        assert declared is not None, name
+        limit = int(declared[1])
+        too_long = {**GOOD, name: "a" * (limit + 1)}
+        refused = httpx.post(f"{live.url}/report", data=too_long)
+        assert refused.status_code == 422, name
+        assert f'id="{name}-error"' in unescape(refused.text), name
+    assert reports(store) == []

@@ -118,6 +118,7 @@ FIELD_LABELS = {
 FIELDS = (*FIELD_LABELS, "danger")
 MAX_TEXT = 200
 MAX_DESCRIPTION = 5000
+MAX_URL = 2000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ZIP = re.compile(r"^\d{5}(-\d{4})?$", re.ASCII)  # digits 0 to 9 only: the ZIP directory knows no others
 _PHONE = re.compile(r"^[0-9+()./\s-]{7,25}$")
@@ -207,7 +208,7 @@ def intake_from_form(values: dict[str, str], *, today: dt.date) -> ReportIntake:
     if description is None or len(description) < 10:
         raise FormProblem("description", "is needed: a sentence or two in your own words")
     day = _incident_date(values, today)
-    url = _text(values, "url", limit=2000)
+    url = _text(values, "url", limit=MAX_URL)
     if url is not None and not re.match(r"^(https?://)?[^\s/]+\.[^\s]+$", url):
         raise FormProblem("url", "does not look like a web address (example.com/page)")
     platform = _text(values, "platform")
@@ -244,6 +245,8 @@ def _page(
         "problem": problem,
         "wait_minutes": math.ceil(wait_seconds / 60),
         "today": utcnow().date().isoformat(),
+        "max_length": {name: MAX_URL if name == "url" else MAX_TEXT for name in FIELDS}
+        | {"description": MAX_DESCRIPTION},
     }
     if wait_seconds:
         response = templates.TemplateResponse(request, "report_form.html", context, status_code=429)
