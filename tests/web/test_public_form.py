@@ -160,3 +160,17 @@ def test_every_text_field_tells_the_browser_the_length_the_server_takes(live: Li
         assert refused.status_code == 422, name
         assert f'id="{name}-error"' in unescape(refused.text), name
     assert reports(store) == []
+
+
+def test_a_post_from_another_site_files_nothing_and_shows_the_form_filled_in(live: LiveServer, store: Store) -> None:
+    foreign = httpx.post(f"{live.url}/report", data=GOOD, headers={"Sec-Fetch-Site": "cross-site"})
+    assert foreign.status_code == 403
+    html = unescape(foreign.text)
+    assert "another website's page" in html
+    assert 'value="someone123"' in html  # the answers, to send from our own page if they are the person's
+    assert '<form method="post" action="/report"' in html
+    assert reports(store) == []
+    for site in ("same-origin", "none"):  # our own page; an address typed or a bookmark
+        sent = httpx.post(f"{live.url}/report", data=GOOD, headers={"Sec-Fetch-Site": site})
+        assert sent.status_code == 201, site
+    assert len(reports(store)) == 2

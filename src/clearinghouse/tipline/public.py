@@ -233,10 +233,16 @@ def intake_from_form(values: dict[str, str], *, today: dt.date) -> ReportIntake:
 
 
 def _page(
-    request: Request, values: dict[str, str], problem: FormProblem | None = None, *, wait_seconds: int = 0
+    request: Request,
+    values: dict[str, str],
+    problem: FormProblem | None = None,
+    *,
+    wait_seconds: int = 0,
+    from_elsewhere: bool = False,
 ) -> Response:
     """The form with `values` filled in, naming the `problem` if any; or, with `wait_seconds`, saying that the
-    report was held back by the flood guard and when to send it again (HTTP 429, with Retry-After)."""
+    report was held back by the flood guard and when to send it again (HTTP 429, with Retry-After); or, with
+    `from_elsewhere`, that another site's page sent it (HTTP 403)."""
     context = {
         "choices": INCIDENT_CHOICES,
         "states": STATES,
@@ -245,6 +251,7 @@ def _page(
         "problem": problem,
         "wait_minutes": math.ceil(wait_seconds / 60),
         "today": utcnow().date().isoformat(),
+        "from_elsewhere": from_elsewhere,
         "max_length": {name: MAX_URL if name == "url" else MAX_TEXT for name in FIELDS}
         | {"description": MAX_DESCRIPTION},
     }
@@ -252,7 +259,7 @@ def _page(
         response = templates.TemplateResponse(request, "report_form.html", context, status_code=429)
         response.headers["Retry-After"] = str(wait_seconds)
         return response
-    status = 200 if problem is None else 422
+    status = 403 if from_elsewhere else 200 if problem is None else 422
     return templates.TemplateResponse(request, "report_form.html", context, status_code=status)
 
 
@@ -266,6 +273,13 @@ def report_form(request: Request) -> Response:
 def file_report(request: Request, form: SmallFormDep, session: SessionDep, context: ContextDep) -> Response:
     """File the report and confirm it with its reference number, or show the form again naming the problem."""
     values = _values(form)
+    # A page on another site can make its visitors' browsers post this form: reports that nobody meant, each
+    # counted against the visitor's address rather than the sender's. Browsers say so in Sec-Fetch-Site; such a
+    # post shows the person the form, filled in, on our own page, to send if it is theirs. (No cookie-bound
+    # token: a tipline must take reports from browsers that keep no cookies, and clients other than browsers
+    # send no such header.)
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return _page(request, values, from_elsewhere=True)
     throttle = context.public_throttle
     address = request.client.host if request.client is not None else "unknown"
     now = context.clock()
