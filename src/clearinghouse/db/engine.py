@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -26,6 +26,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+def _bind_without_lookups() -> None:
+    """Have Python's SQLite driver bind None and bytes as it binds int and str, without looking for an adapter.
+
+    Python 3.11's driver binds int, float, str and bytearray directly, but for None and bytes it first looks for
+    an adapter: a miss in its registry, then two attribute look-ups that each raise and discard an
+    AttributeError, about 2,000 instructions per value, before binding NULL or a blob as it would have anyway.
+    Bulk intake binds several such values per row (a report's empty columns, its files' digests). Registered
+    adapters are found at once: None comes back as None and bytes as the same object, so what is stored does not
+    change; `executemany` of rows with eight such values ran 40% faster (measured with callgrind on the import:
+    2% fewer instructions per report; see bench/cython_experiment.md)."""
+    import sqlite3
+
+    as_null = cast("Callable[[None], None]", {}.get)  # {}.get(None) is None, called without a Python frame
+    sqlite3.register_adapter(type(None), as_null)
+    sqlite3.register_adapter(bytes, bytes)  # bytes(b) is b for a bytes object
 
 
 def expand_home(url: str) -> str:
@@ -51,6 +68,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _bind_without_lookups()
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
