@@ -57,8 +57,6 @@ def _not_json_in(value: Any) -> _NotJson | None:
 _SHAPE = "expected a JSON object with a 'value' list of Media or Case entries (VICS)"
 _CASE = "a Case entry needs a 'Media' list"
 _MIXED = "a Case entry (it has 'Media') among Media entries: a file lists one kind or the other"
-_VALUE_STARTS = frozenset('[{"-0123456789tfnNI')
-"""The characters a JSON value may start with: a document starting otherwise is not JSON."""
 
 
 def read(stream: TextIO) -> Iterator[EntryIn | RowError]:
@@ -81,10 +79,11 @@ def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
 def _media(document: JsonStream) -> Iterator[tuple[int, Any]]:
     """(line, Media entry) for every Media entry of the document, in order."""
     first = document.peek()
+    if first == "[":
+        raise ImportFormatError(1, _SHAPE)
     if first != "{":
-        if first and first in _VALUE_STARTS:  # JSON perhaps, but not an object
-            raise ImportFormatError(1, _SHAPE)
-        raise document.error("Expecting value")
+        document.value()  # refused as not JSON, or else as JSON of another shape
+        raise ImportFormatError(1, _SHAPE)
     found = False
     for key in document.members():
         if key != "value":
