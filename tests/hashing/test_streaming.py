@@ -89,6 +89,7 @@ BROKEN = [
     '{"value": [{"MD5": "' + MD5 + '"},\n  {"MD5": "' + MD5 + '",\n "x": tru}]}',
     '{"value": [{"CaseID": 1, "Media": [{"MD5": "' + MD5 + '"},\n]}]}',
     '{"value": [{"CaseID": 1, "Media": [{"MD5": "' + MD5 + '"}}]}',
+    '{"value": [{"CaseID": 1, "Media": []},\n oops]}',
     '{"value": []}\n\n  x',
     '{"value": [],\n}',
     '{"value": [{"MD5": "' + MD5 + '"}]',

@@ -109,8 +109,7 @@ def _values(document: JsonStream) -> Iterator[tuple[int, Any]]:
         if cases is None:
             cases = yield from _first(document, line)
         elif cases:
-            if document.peek() != "{" or (yield from _object(document, line)) is not None:
-                raise ImportFormatError(line, _CASE)
+            yield from _case(document, line)
         else:
             record = document.value()
             if isinstance(record, dict) and "Media" in record:
@@ -128,6 +127,15 @@ def _first(document: JsonStream, line: int) -> Generator[tuple[int, Any], None, 
         return True
     yield line, record
     return False
+
+
+def _case(document: JsonStream, line: int) -> Generator[tuple[int, Any], None, None]:
+    """Read an element of 'value' after a first Case: the Media entries of this Case."""
+    if document.peek() != "{":
+        document.value()  # refused as not JSON if it is not, else as no Case
+        raise ImportFormatError(line, _CASE)
+    if (yield from _object(document, line)) is not None:
+        raise ImportFormatError(line, _CASE)
 
 
 def _object(document: JsonStream, line: int) -> Generator[tuple[int, Any], None, dict[str, Any] | None]:
