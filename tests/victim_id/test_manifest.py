@@ -196,3 +196,33 @@ def test_bad_records_past_the_listed_ones_are_counted() -> None:
     assert caught.value.errors[-1].line == MAX_LISTED + 1
     assert f"{count} bad record(s)" in str(caught.value)
     assert f"and {count - 10} more" in str(caught.value)
+
+
+def test_a_manifest_streams_in_and_is_reviewed_in_batches_on_either_store(
+    any_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clearinghouse.geo.agencies import seed_directory
+    from clearinghouse.geo.models import Agency
+    from clearinghouse.victim_id import review
+
+    with any_store.unit_of_work() as session:
+        seed_directory(session)
+        query = sa.select(Agency.id).where(Agency.jurisdiction_code == "WA", Agency.kind == AgencyKind.ICAC_TASK_FORCE)
+        agency = session.scalars(query).first()
+    assert agency is not None
+    count = BATCH + 3
+    path = tmp_path / "case.csv"
+    path.write_text(_csv(count, set()), encoding="utf-8")
+    submitted = _submit_file(any_store, path, agency)
+    assert _submit_file(any_store, path, agency).id == submitted.id
+    path.write_text(_csv(count, {count - 1}), encoding="utf-8")
+    with pytest.raises(ManifestError):
+        _submit_file(any_store, path, agency, case="C-BAD")
+    monkeypatch.setattr(review, "LOOKUP_CHUNK", 1_000)
+    with any_store.unit_of_work() as session:
+        summary = review.run_review(session=session, submission_id=submitted.id, actor="analyst")
+        stored = session.scalar(sa.select(sa.func.count()).select_from(SubmissionFile))
+        categorised = session.scalar(
+            sa.select(sa.func.count()).select_from(SubmissionFile).where(SubmissionFile.category.is_not(None))
+        )
+    assert (summary.files, summary.queued, stored, categorised) == (count, count, count, count)
