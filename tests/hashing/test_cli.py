@@ -236,7 +236,7 @@ def test_a_file_listing_no_record_is_refused_and_creates_no_bank(
 
 def make_unreadable(monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
     """Reading ``target`` fails as a file without read permission does (tests run as root, who can read any)."""
-    for method in ("read_bytes", "read_text"):
+    for method in ("read_bytes", "read_text", "open"):
         original = getattr(Path, method)
 
         def refuse(self: Path, *args: Any, _original: Any = original, **kwargs: Any) -> Any:

@@ -151,3 +151,17 @@ def test_semicolons_and_tabs_separate_columns_as_the_header_does(separator: str)
         ({"md5": "9e107d9d372bb6826bd81d3542a419d6"}, "1", {"k": [1, 2]})
     ]
     assert [(error.line, error.reason.split(":")[0]) for error in errors] == [(3, "md5")]
+
+
+def test_an_import_lists_the_first_bad_rows_and_counts_them_all(store: Store, tmp_path: Path) -> None:
+    from clearinghouse.hashing.schemas import MAX_LISTED
+
+    path = tmp_path / "many.csv"
+    bad = MAX_LISTED + 7
+    path.write_text("md5\n" + "zz\n" * bad + "9e107d9d372bb6826bd81d3542a419d6\n", encoding="utf-8")
+    with store.unit_of_work() as session:
+        bank = service.get_or_create_bank(session=session, name="M", kind=BankKind.KNOWN_ABUSE)
+        report = import_file(session=session, bank=bank, path=path)
+    assert (report.added, report.refused, len(report.errors)) == (1, bad, MAX_LISTED)
+    assert [error.line for error in report.errors[:2]] == [2, 3]
+    assert report.errors[-1].line == MAX_LISTED + 1

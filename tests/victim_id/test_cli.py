@@ -299,3 +299,20 @@ def test_tables_and_export_written_to_a_file_say_so(app: typer.Typer, tmp_path: 
     assert said == f"0 series for 2023 Q2 written to {export}\n"
     assert json.loads(tables.read_text())["year"] == 2023
     assert export.read_text().startswith("series,identified_on,")
+
+
+def test_a_manifest_of_many_bad_records_lists_the_first_and_counts_the_rest(
+    app: typer.Typer, agency_id: AgencyId, tmp_path: Path
+) -> None:
+    from clearinghouse.hashing.schemas import MAX_LISTED
+
+    manifest = tmp_path / "case.csv"
+    manifest.write_text("md5\n" + "not-a-digest\n" * (MAX_LISTED + 5), encoding="utf-8")
+    agency = str(agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
+    lines = run(app, "submit", str(manifest), "--agency", agency, "--case", "C-M", code=2).stderr.splitlines()
+    assert len(lines) == MAX_LISTED + 2
+    assert lines[0].startswith(f"{manifest}: line 2: md5: ")
+    assert lines[-2:] == [
+        f"{manifest}: 5 more bad record(s), not listed",
+        f"error: {manifest}: {MAX_LISTED + 5} bad record(s); nothing was stored",
+    ]

@@ -14,7 +14,7 @@ from clearinghouse.geo.models import AgencyKind
 from clearinghouse.hashing.matcher import Matcher
 from clearinghouse.hashing.schemas import LookupResult, MatchRead
 from clearinghouse.impact.metrics import national_figures, state_figures
-from clearinghouse.victim_id import queue
+from clearinghouse.victim_id import queue, review
 from clearinghouse.victim_id.counts import category_counts
 from clearinghouse.victim_id.models import (
     SERIES_BANK,
@@ -51,7 +51,11 @@ def _categories(store: Store, submission_id: int) -> list[FileCategory | None]:
         return [file.category for file in files]
 
 
-def test_review_sorts_every_file_by_the_rule(seeded: Store, built: world.World, agency_id: AgencyId) -> None:
+@pytest.mark.parametrize("chunk", [review.LOOKUP_CHUNK, 5, 1])
+def test_review_sorts_every_file_by_the_rule(
+    seeded: Store, built: world.World, agency_id: AgencyId, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(review, "LOOKUP_CHUNK", chunk)  # worked through in batches, the review finds the same
     submission = world.submit(seeded, agency_id("WA", AgencyKind.ICAC_TASK_FORCE))
     summary = _review(seeded, submission.id)
     assert summary.categories == {ID: 4, T: 2, N: 3, S: 4}
@@ -65,6 +69,7 @@ def test_review_sorts_every_file_by_the_rule(seeded: Store, built: world.World, 
         assert (stored.status, stored.review_completed_at) == (SubmissionStatus.REVIEWED, REVIEWED)
         linked = {(link.file_id, link.series_id) for link in session.query(FileSeries)}
         assert len(linked) == 6  # positions 1, 2, 3 and 8 in SER-ID-1; 4 and 8 in SER-TR-1
+        assert session.query(QueueItem).count() == 3
     assert counts == {ID: (4, 3), T: (2, 2), N: (3, 3), S: (4, 3), None: (12, 10)}
 
 

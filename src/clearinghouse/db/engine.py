@@ -100,6 +100,24 @@ def take_write_lock(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+ANALYSIS_LIMIT = 1000
+"""Index entries SQLite samples per index when it refreshes its statistics (`optimize`)."""
+
+
+def optimize(session: Session) -> None:
+    """Let SQLite refresh the statistics of the tables this connection has searched through an index, as SQLite
+    advises after large changes (``PRAGMA optimize``: tables never measured, or grown much since). Without them
+    its planner may take a bank's index over a hash value's and read the whole bank for one value. The sample
+    is bounded (:data:`ANALYSIS_LIMIT`), so it takes milliseconds on millions of rows. Nothing on PostgreSQL,
+    whose autovacuum keeps its statistics."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+    connection.exec_driver_sql("PRAGMA optimize")
+    connection.exec_driver_sql("PRAGMA analysis_limit=0")
+
+
 class Store:
     """One store: its engine and the factory of units of work over it."""
 

@@ -13,27 +13,33 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from clearinghouse.errors import InputError
 from clearinghouse.hashing.models import BankEntry
-from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, RowError, error_reason
+from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, RowError, error_reason, split
 from clearinghouse.validation import is_ascii_number
 
 HASH_COLUMNS = ("md5", "sha1", "sha256", "pdq")
 COLUMNS = (*HASH_COLUMNS, "pdq_quality", "series", "category", "victim_identified", "added_at", "attributes")
 SEPARATORS = (",", ";", "\t")
+MAX_LINE = 16 << 20
+"""Longest line read, in characters (the csv module's own limit refuses a field of more than 128 KiB anyway)."""
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 
 
-def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
-    """Entries of a CSV text and the rows refused; :class:`ImportFormatError` when the header is unusable."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_separator(text))
+def read(stream: TextIO) -> Iterator[EntryIn | RowError]:
+    """Each row of a CSV text as it is read: an entry, or a refusal with its line. :class:`ImportFormatError`
+    (on the first row asked for) when the header is unusable."""
+    lines = _lines(stream)
+    header_line = next(lines, "")
+    reader = csv.reader(itertools.chain([header_line], lines), delimiter=_separator(header_line))
     try:
         header = next(reader, None)
     except csv.Error as error:
@@ -47,8 +53,6 @@ def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ImportFormatError(1, f"repeated column(s) in the header: {', '.join(duplicates)}")
-    entries: list[EntryIn] = []
-    errors: list[RowError] = []
     start = reader.line_num + 1
     while True:
         try:
@@ -56,29 +60,42 @@ def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
         except StopIteration:
             break
         except csv.Error as error:
-            errors.append(RowError(line=start, reason=f"not readable as CSV: {error}"))
+            yield RowError(line=start, reason=f"not readable as CSV: {error}")
             start = reader.line_num + 1
             continue
         line, start = start, reader.line_num + 1
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(names):
-            errors.append(RowError(line=line, reason=f"expected {len(names)} fields, found {len(row)}"))
+            yield RowError(line=line, reason=f"expected {len(names)} fields, found {len(row)}")
             continue
         try:
-            entries.append(entry_from_row(dict(zip(names, row, strict=True)), original=header))
+            yield entry_from_row(dict(zip(names, row, strict=True)), original=header)
         except (InputError, ValidationError, ValueError) as error:
-            errors.append(RowError(line=line, reason=error_reason(error)))
-    return entries, errors
+            yield RowError(line=line, reason=error_reason(error))
 
 
-def _separator(text: str) -> str:
+def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
+    """Entries of a CSV text held in memory, and the rows refused (:func:`read`)."""
+    return split(read(io.StringIO(text, newline="")))
+
+
+def _lines(stream: TextIO) -> Iterator[str]:
+    """The lines of the text as it is read. A line longer than :data:`MAX_LINE` characters (text that is no CSV,
+    such as JSON written on one line) is refused rather than read whole into memory."""
+    number = 0
+    while line := stream.readline(MAX_LINE):
+        number += 1
+        if len(line) == MAX_LINE and not line.endswith(("\n", "\r")):
+            raise ImportFormatError(number, f"a line longer than {MAX_LINE >> 20} MB: not CSV text")
+        yield line
+
+
+def _separator(header: str) -> str:
     """The first of :data:`SEPARATORS` found in the header line (a comma when there is none: a single column).
 
     Spreadsheets save "CSV" with semicolons where the decimal mark is a comma, and tab-separated exports are
     common; a file separated otherwise than its header says is rare enough to go by the header."""
-    end = text.find("\n")
-    header = text[: end if end >= 0 else len(text)]
     return next((separator for separator in SEPARATORS if separator in header), ",")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -174,6 +175,45 @@ class RowError(BaseModel):
     reason: str
 
 
+MAX_LISTED = 1000
+"""Refused records listed by line in a report or a refusal; beyond them only their number is given. A file of a
+million bad rows would otherwise make a report of a million lines, all held in memory until it is printed."""
+
+
+class Refusals:
+    """The records refused while a file is read: the first :data:`MAX_LISTED` of them, and how many in all."""
+
+    def __init__(self) -> None:
+        self.listed: list[RowError] = []
+        self.count = 0
+
+    def add(self, error: RowError) -> None:
+        """Count a refused record, and list it while fewer than :data:`MAX_LISTED` are."""
+        self.count += 1
+        if len(self.listed) < MAX_LISTED:
+            self.listed.append(error)
+
+    def sift(self, records: Iterable[EntryIn | RowError]) -> Iterator[EntryIn]:
+        """The entries of a reader's records, as they come; its refusals are kept here."""
+        for record in records:
+            if isinstance(record, RowError):
+                self.add(record)
+            else:
+                yield record
+
+
+def split(records: Iterable[EntryIn | RowError]) -> tuple[list[EntryIn], list[RowError]]:
+    """A reader's records as two lists, entries and refusals (for a text held in memory: every record is kept)."""
+    entries: list[EntryIn] = []
+    errors: list[RowError] = []
+    for record in records:
+        if isinstance(record, RowError):
+            errors.append(record)
+        else:
+            entries.append(record)
+    return entries, errors
+
+
 class ImportReport(BaseModel):
     """What an import did: entries added and updated, and the records refused with their reasons."""
 
@@ -181,6 +221,7 @@ class ImportReport(BaseModel):
     format: str
     added: int = 0
     updated: int = 0
+    refused: int = Field(default=0, description=f"Records refused in all; errors lists the first {MAX_LISTED}.")
     errors: list[RowError] = Field(default_factory=list)
 
 

@@ -95,7 +95,7 @@ def add_entries(*, session: Session, bank: HashBank, entries: Iterable[EntryIn])
 
     An entry sharing any hash with an entry already in the bank updates that entry instead (its metadata is
     replaced by the values given, its attributes merged, missing hashes added), so importing the same file
-    twice changes nothing.
+    twice changes nothing. ``entries`` is consumed a chunk at a time, so it may be a file being read.
     """
     added = updated = 0
     for chunk in _chunks(entries):
@@ -119,7 +119,7 @@ def add_entries(*, session: Session, bank: HashBank, entries: Iterable[EntryIn])
                 fresh.append(entry)
         _insert_entries(session, bank.id, fresh)
         added += len(fresh)
-    session.flush()
+        session.flush()  # the entries updated are then let go: an import holds one chunk at a time
     return added, updated
 
 
@@ -218,8 +218,10 @@ def remove_hash(*, session: Session, bank: HashBank, hash_type: str, value: str)
     The matcher resolves every hit in the store, so the removal holds from the next lookup on, in every
     process; passing the returned rows to ``Matcher.forget`` also frees them from the in-memory index.
     """
-    condition = sa.and_(BankHash.bank_id == bank.id, BankHash.hash_type == hash_type, BankHash.value == value)
-    rows = list(_hash_rows(session, condition))
+    # Found by hash type and value alone, and kept to the bank here: given the bank too, SQLite's planner may take
+    # the bank's index and read every hash of the bank (see `_entries_by_hash`).
+    condition = sa.and_(BankHash.hash_type == hash_type, BankHash.value == value)
+    rows = [row for row in _hash_rows(session, condition) if row.bank_id == bank.id]
     if not rows:
         return []
     session.execute(sa.delete(BankHash).where(BankHash.id.in_([row.id for row in rows])))

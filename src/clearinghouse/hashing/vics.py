@@ -14,18 +14,17 @@ with the line where it starts, and the other entries still load.
 
 from __future__ import annotations
 
-import json
-import json.decoder
-import json.scanner
-from collections.abc import Iterable
+import io
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from clearinghouse.errors import InputError
+from clearinghouse.hashing.jsonstream import JsonStream
 from clearinghouse.hashing.models import BankEntry
-from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, RowError, error_reason, vics_category
+from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, RowError, error_reason, split, vics_category
 
 MEDIA_CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media"
 """OData context of the documents written here: VICS 2.0, a list of Media entries."""
@@ -55,45 +54,105 @@ def _not_json_in(value: Any) -> _NotJson | None:
     return None
 
 
-class _LocatedList(list[Any]):
-    """A JSON array that remembers the offset in the text where each of its elements starts."""
+_SHAPE = "expected a JSON object with a 'value' list of Media or Case entries (VICS)"
+_CASE = "a Case entry needs a 'Media' list"
+_MIXED = "a Case entry (it has 'Media') among Media entries: a file lists one kind or the other"
 
-    offsets: list[int]
+
+def read(stream: TextIO) -> Iterator[EntryIn | RowError]:
+    """Each Media entry of a VICS document as it is read: an entry, or a refusal with the line where it starts.
+
+    A malformed document raises :class:`ImportFormatError` where the fault is found, so perhaps after entries:
+    the caller's unit of work is rolled back by it."""
+    for line, record in _media(JsonStream(stream, parse_constant=_NotJson)):
+        try:
+            yield entry_from_media(record)
+        except (InputError, ValidationError, ValueError) as error:
+            yield RowError(line=line, reason=error_reason(error))
 
 
 def parse(text: str) -> tuple[list[EntryIn], list[RowError]]:
-    """Entries of a VICS document and the Media entries refused; :class:`ImportFormatError` if malformed."""
-    try:
-        document = json.loads(text, parse_constant=_NotJson)
-    except json.JSONDecodeError as error:
-        raise ImportFormatError(error.lineno, f"not valid JSON: {error.msg} (column {error.colno})") from error
-    media = _media_of(document, text)
-    entries: list[EntryIn] = []
-    refused: list[tuple[int, str]] = []
-    for position, record in enumerate(media):
-        try:
-            entries.append(entry_from_media(record))
-        except (InputError, ValidationError, ValueError) as error:
-            refused.append((position, error_reason(error)))
-    if not refused:
-        return entries, []
-    lines = _media_lines(text)
-    return entries, [RowError(line=lines[position], reason=reason) for position, reason in refused]
+    """Entries of a VICS text held in memory, and the Media entries refused (:func:`read`)."""
+    return split(read(io.StringIO(text, newline="")))
 
 
-def _media_of(document: Any, text: str) -> list[Any]:
-    if not isinstance(document, dict) or not isinstance(document.get("value"), list):
-        raise ImportFormatError(1, "expected a JSON object with a 'value' list of Media or Case entries (VICS)")
-    values = document["value"]
-    if not any(isinstance(item, dict) and "Media" in item for item in values):
-        return list(values)
-    media: list[Any] = []
-    for number, case in enumerate(values):
-        if not isinstance(case, dict) or not isinstance(case.get("Media"), list):
-            line = _lines_of(text, [_locate(text)["value"].offsets[number]])[0]
-            raise ImportFormatError(line, "a Case entry needs a 'Media' list")
-        media.extend(case["Media"])
-    return media
+def _media(document: JsonStream) -> Iterator[tuple[int, Any]]:
+    """(line, Media entry) for every Media entry of the document, in order."""
+    first = document.peek()
+    if first == "[":
+        raise ImportFormatError(1, _SHAPE)
+    if first != "{":
+        document.value()  # refused as not JSON, or else as JSON of another shape
+        raise ImportFormatError(1, _SHAPE)
+    found = False
+    for key in document.members():
+        if key != "value":
+            document.value()
+        elif found:
+            raise ImportFormatError(document.line(), "a second 'value' list: a document has one")
+        elif document.peek() != "[":
+            raise ImportFormatError(1, _SHAPE)
+        else:
+            found = True
+            yield from _values(document)
+    if not found:
+        raise ImportFormatError(1, _SHAPE)
+    document.end()
+
+
+def _values(document: JsonStream) -> Iterator[tuple[int, Any]]:
+    """The Media entries of the 'value' list. Its first element tells whether it lists Media entries or Cases
+    (objects with a 'Media' list). A Case's Media entries are streamed, so that a case of millions of files is
+    never one value in memory; a Media entry (a few hundred characters) is read whole."""
+    cases: bool | None = None
+    for line in document.items():
+        if cases is None:
+            cases = yield from _first(document, line)
+        elif cases:
+            yield from _case(document, line)
+        else:
+            record = document.value()
+            if isinstance(record, dict) and "Media" in record:
+                raise ImportFormatError(line, _MIXED)
+            yield line, record
+
+
+def _first(document: JsonStream, line: int) -> Generator[tuple[int, Any], None, bool]:
+    """Read the first element of 'value'; whether it is a Case."""
+    if document.peek() != "{":
+        yield line, document.value()
+        return False
+    record = yield from _object(document, line)
+    if record is None:
+        return True
+    yield line, record
+    return False
+
+
+def _case(document: JsonStream, line: int) -> Generator[tuple[int, Any], None, None]:
+    """Read an element of 'value' after a first Case: the Media entries of this Case."""
+    if document.peek() != "{":
+        document.value()  # refused as not JSON if it is not, else as no Case
+        raise ImportFormatError(line, _CASE)
+    if (yield from _object(document, line)) is not None:
+        raise ImportFormatError(line, _CASE)
+
+
+def _object(document: JsonStream, line: int) -> Generator[tuple[int, Any], None, dict[str, Any] | None]:
+    """Read an object of 'value' member by member: a Case's Media entries are yielded as they come and None is
+    returned; an object without 'Media' (a Media entry) is returned."""
+    members: dict[str, Any] = {}
+    case = False
+    for key in document.members():
+        if key != "Media":
+            members[key] = document.value()
+            continue
+        if case or document.peek() != "[":
+            raise ImportFormatError(line, "a Case entry with two 'Media' lists" if case else _CASE)
+        case = True
+        for media_line in document.items():
+            yield media_line, document.value()
+    return None if case else members
 
 
 def entry_from_media(record: Any) -> EntryIn:
@@ -164,47 +223,3 @@ def export(entries: Iterable[BankEntry]) -> tuple[dict[str, Any], int]:
         else:
             media.append(record)
     return {"@odata.context": MEDIA_CONTEXT, "value": media}, skipped
-
-
-def _locate(text: str) -> Any:
-    """The document parsed again, each array knowing where its elements start (only done to report lines)."""
-    decoder = json.JSONDecoder()
-    parse_json_array: Any = getattr(json.decoder, "JSONArray")  # noqa: B009 - not in the type stubs
-    make_python_scanner: Any = getattr(json.scanner, "py_make_scanner")  # noqa: B009
-
-    def parse_array(s_and_end: tuple[str, int], scan_once: Any, *args: Any) -> tuple[_LocatedList, int]:
-        offsets: list[int] = []
-
-        def scan_element(string: str, index: int) -> Any:
-            offsets.append(index)
-            return scan_once(string, index)
-
-        found, end = parse_json_array(s_and_end, scan_element, *args)
-        located = _LocatedList(found)
-        located.offsets = offsets
-        return located, end
-
-    # The pure-Python scanner calls ``parse_array`` for every array; the C scanner does not.
-    setattr(decoder, "parse_array", parse_array)  # noqa: B010
-    setattr(decoder, "scan_once", make_python_scanner(decoder))  # noqa: B010
-    return decoder.decode(text)
-
-
-def _lines_of(text: str, offsets: list[int]) -> list[int]:
-    """The 1-based line of each character offset."""
-    lines: dict[int, int] = {}
-    line, previous = 1, 0
-    for offset in sorted(set(offsets)):
-        line += text.count("\n", previous, offset)
-        lines[offset], previous = line, offset
-    return [lines[offset] for offset in offsets]
-
-
-def _media_lines(text: str) -> list[int]:
-    """The line where each Media entry starts, in document order."""
-    values = _locate(text)["value"]
-    if any(isinstance(item, dict) and "Media" in item for item in values):
-        offsets = [offset for case in values for offset in case["Media"].offsets]
-    else:
-        offsets = values.offsets
-    return _lines_of(text, offsets)

@@ -7,13 +7,16 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from clearinghouse.commandline import check_output, check_year, command_store, fail, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing.kinds import FileFormat
+
+if TYPE_CHECKING:
+    from clearinghouse.victim_id.manifest import ManifestError
 
 # The program's services are imported by the commands that use them: `clearinghouse` starts without them
 # (SQLAlchemy, pydantic), whichever command it runs.
@@ -107,27 +110,45 @@ def submit_command(
 ) -> None:
     """Receive an agency's manifest of hashes for one case; a bad manifest is refused whole, by line."""
     from clearinghouse.hashing.schemas import ImportFormatError
-    from clearinghouse.hashing.transfer import read_file
-    from clearinghouse.victim_id.manifest import ManifestError, detect_format, parse_manifest, submit_manifest
+    from clearinghouse.hashing.transfer import open_text
+    from clearinghouse.victim_id.manifest import ManifestError, detect_format, read_manifest, submit_manifest
 
     try:
-        text = read_file(file)
+        with open_text(file) as stream:
+            files = read_manifest(stream, file_format or detect_format(stream.opening(), file.name))
+            with _unit_of_work(url) as session:
+                try:
+                    submission = submit_manifest(
+                        session=session, agency_id=agency, case_number=case, files=files, actor=actor
+                    )
+                except ManifestError as error:
+                    raise _Refused(error) from None  # out of the unit of work, which it rolls back
+                result = {
+                    "submission_id": submission.id,
+                    "status": str(submission.status),
+                    "files": submission.file_count,
+                }
     except ImportFormatError as error:  # not UTF-8
         raise _fail(f"{file}: {error}; nothing was stored") from None
     except InputError as error:  # no permission, a read error, removed since it was named
         raise _fail(f"{error}; nothing was stored") from None
-    try:
-        files = parse_manifest(text, file_format or detect_format(text, file.name))
     except RecursionError:
         raise _fail(f"{file}: nested too deeply to be a manifest; nothing was stored") from None
-    except ManifestError as error:
-        for row in error.errors:
+    except _Refused as refused:
+        bad = refused.error
+        for row in bad.errors:
             typer.echo(f"{file}: line {row.line}: {row.reason}", err=True)
-        raise _fail(f"{file}: {len(error.errors)} bad record(s); nothing was stored") from error
-    with _unit_of_work(url) as session:
-        submission = submit_manifest(session=session, agency_id=agency, case_number=case, files=files, actor=actor)
-        result = {"submission_id": submission.id, "status": str(submission.status), "files": submission.file_count}
+        if bad.count > len(bad.errors):
+            typer.echo(f"{file}: {bad.count - len(bad.errors)} more bad record(s), not listed", err=True)
+        raise _fail(f"{file}: {bad.count} bad record(s); nothing was stored") from None
     _echo_json(result)
+
+
+class _Refused(Exception):
+    """A manifest refused, carried out of the unit of work (which would report it as any refusal) to be listed."""
+
+    def __init__(self, error: ManifestError) -> None:
+        self.error = error
 
 
 @vid_app.command("review")

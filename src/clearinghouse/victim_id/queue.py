@@ -207,25 +207,27 @@ def _files(session: Session, ids: Iterable[int]) -> list[SubmissionFile]:
 
 def _check_bank(session: Session, bank: HashBank, code: str, entries: Sequence[EntryIn]) -> None:
     # The bank holds one series per entry, and adding a hash it already holds rewrites that entry's series: a
-    # file already placed in another series (a second child) must not be moved out of it silently.
-    pairs = sorted({(name, value) for entry in entries for name, value in entry.hashes.items()})
-    for start in range(0, len(pairs), _CHUNK):
-        chunk = pairs[start : start + _CHUNK]
-        query = (
-            sa.select(BankEntry.series)
-            .join(BankHash, BankHash.entry_id == BankEntry.id)
-            .where(
-                BankHash.bank_id == bank.id,
-                sa.tuple_(BankHash.hash_type, BankHash.value).in_(chunk),
-                BankEntry.series.is_distinct_from(code),
+    # file already placed in another series (a second child) must not be moved out of it silently. The hashes
+    # are found by type and value alone, and kept to the bank here: given the bank too, SQLite's planner may
+    # take the bank's index and read all of the bank (as `hashing.service._entries_by_hash` explains).
+    by_type: dict[str, set[str]] = {}
+    for entry in entries:
+        for name, value in entry.hashes.items():
+            by_type.setdefault(name, set()).add(value)
+    for name, values in sorted(by_type.items()):
+        ordered = sorted(values)
+        for start in range(0, len(ordered), _CHUNK):
+            query = (
+                sa.select(BankHash.bank_id, BankEntry.series)
+                .join(BankEntry, BankEntry.id == BankHash.entry_id)
+                .where(BankHash.hash_type == name, BankHash.value.in_(ordered[start : start + _CHUNK]))
             )
-        )
-        other = session.scalars(query.limit(1)).first()
-        if other is not None:
-            raise Conflict(
-                f"a file is already in series {other!r} in bank {bank.name!r}; a file showing a second child is "
-                "recorded there by the hashing program's bank tools, not by moving it"
-            )
+            others = [series for bank_id, series in session.execute(query) if bank_id == bank.id and series != code]
+            if others:
+                raise Conflict(
+                    f"a file is already in series {others[0]!r} in bank {bank.name!r}; a file showing a second child "
+                    "is recorded there by the hashing program's bank tools, not by moving it"
+                )
 
 
 def _resolve(session: Session, series: Series, items: list[QueueItem], actor: str, at: dt.datetime) -> int:

@@ -24,7 +24,7 @@ counts), or stores nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -116,25 +116,46 @@ class ReviewSummary(BaseModel):
     )
 
 
-def _series_by_code(session: Session, codes: Iterable[str]) -> dict[str, Series]:
-    wanted = sorted(set(codes))
-    found: dict[str, Series] = {}
-    for start in range(0, len(wanted), 500):  # keeps IN (...) lists under the parameter limits of both stores
-        chunk = wanted[start : start + 500]
-        found.update(
-            {series.code: series for series in session.scalars(sa.select(Series).where(Series.code.in_(chunk)))}
-        )
-    return found
+class _Series:
+    """The series registered here, by code, read as the review meets their codes (each code once)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.by_code: dict[str, Series] = {}
+        self._asked: set[str] = set()
+
+    def read(self, results: Iterable[LookupResult]) -> Mapping[str, Series]:
+        """The series by code, with those the matches of ``results`` name read if not yet."""
+        wanted = sorted({m.series for r in results for m in r.matches if m.series and m.series not in self._asked})
+        self._asked.update(wanted)
+        for start in range(0, len(wanted), 500):  # keeps IN (...) lists under the parameter limits of both stores
+            query = sa.select(Series).where(Series.code.in_(wanted[start : start + 500]))
+            self.by_code.update({series.code: series for series in self._session.scalars(query)})
+        return self.by_code
 
 
-def _lookups(session: Session, matcher: Matcher, files: Sequence[SubmissionFile]) -> list[LookupResult]:
-    results: list[LookupResult] = []
-    for start in range(0, len(files), LOOKUP_CHUNK):
-        chunk = files[start : start + LOOKUP_CHUNK]
-        queries = [ManifestFile(f.md5, f.sha1, f.sha256, f.pdq, f.pdq_quality).query(ref=str(f.id)) for f in chunk]
-        # The first call catches the matcher up with hashes added since it was built (an analyst's attachments).
-        results.extend(matcher.lookup_many(session=session, queries=queries, refresh=start == 0))
-    return results
+def _file_batches(session: Session, submission_id: int) -> Iterator[list[tuple[int, ManifestFile]]]:
+    """The submission's files, :data:`LOOKUP_CHUNK` at a time in manifest order: (id, hashes)."""
+    after = 0
+    while True:
+        rows = session.execute(
+            sa.select(
+                SubmissionFile.position,
+                SubmissionFile.id,
+                SubmissionFile.md5,
+                SubmissionFile.sha1,
+                SubmissionFile.sha256,
+                SubmissionFile.pdq,
+                SubmissionFile.pdq_quality,
+            )
+            .where(SubmissionFile.submission_id == submission_id, SubmissionFile.position > after)
+            .order_by(SubmissionFile.position)
+            .limit(LOOKUP_CHUNK)
+        ).all()
+        if not rows:
+            return
+        yield [(row.id, ManifestFile(*row[2:])) for row in rows]
+        after = rows[-1].position
 
 
 def _locked_unreviewed(session: Session, submission_id: int) -> Submission:
@@ -158,27 +179,34 @@ def run_review(
     """Review a received (or in-review) submission: sort every file, queue the unrecognised, complete the review.
 
     ``matcher`` is reused when given (a worker reviewing many submissions builds it once); otherwise one is
-    built from the store for this review. ``at`` is the completion time (now by default).
+    built from the store for this review. ``at`` is the completion time (now by default). The files are worked
+    through :data:`LOOKUP_CHUNK` at a time, so that a submission of millions of files needs no more memory
+    than one of thousands; all in the caller's unit of work.
     """
     at = require_past("at", at) if at is not None else utcnow()
     submission = _locked_unreviewed(session, submission_id)
     if submission.status is SubmissionStatus.RECEIVED:
         service.start_review(session=session, submission_id=submission.id, at=at, actor=actor)
-    files = session.scalars(
-        sa.select(SubmissionFile).where(SubmissionFile.submission_id == submission.id).order_by(SubmissionFile.position)
-    ).all()
+    session.flush()  # pending changes (the review's start) must reach the store before the bulk statements
     own_matcher = matcher is None
     active = matcher if matcher is not None else Matcher.from_store(session=session, workers=1)
+    series = _Series(session)
+    tally = _Tally()
     try:
-        results = _lookups(session, active, files)
+        for number, batch in enumerate(_file_batches(session, submission.id)):
+            queries = [file.query(ref=str(file_id)) for file_id, file in batch]
+            # The first call catches the matcher up with hashes added since it was built (an analyst's attachments).
+            results = active.lookup_many(session=session, queries=queries, refresh=number == 0)
+            by_code = series.read(results)
+            decisions = [categorise(result, by_code) for result in results]
+            _store_decisions(session, [file_id for file_id, _ in batch], decisions, at)
+            tally.add(decisions)
     finally:
         if own_matcher:
             active.close()
-    series_by_code = _series_by_code(session, (m.series for r in results for m in r.matches if m.series))
-    decisions = [categorise(result, series_by_code) for result in results]
-    _store_decisions(session, files, decisions, at)
+    session.expire_all()  # the bulk statements bypassed the identity map; later reads must see the new values
     service.complete_review(session=session, submission_id=submission.id, at=at, actor=actor)
-    summary = _summary(submission.id, at, decisions)
+    summary = tally.summary(submission.id, at)
     detail = {
         "categories": {str(category): count for category, count in summary.categories.items()},
         "queued": summary.queued,
@@ -194,52 +222,65 @@ def run_review(
     return summary
 
 
+def _queued(decision: FileDecision) -> bool:
+    return decision.category is FileCategory.NO_SERIES and not decision.allow_listed
+
+
 def _store_decisions(
-    session: Session, files: Sequence[SubmissionFile], decisions: Sequence[FileDecision], at: dt.datetime
+    session: Session, file_ids: Sequence[int], decisions: Sequence[FileDecision], at: dt.datetime
 ) -> None:
-    if not files:
+    if not file_ids:
         return
-    session.flush()  # pending changes (the review's start) must reach the store before the bulk statements
-    session.execute(
-        sa.update(SubmissionFile),
-        [{"id": file.id, "category": decision.category} for file, decision in zip(files, decisions, strict=True)],
-    )
+    pairs = list(zip(file_ids, decisions, strict=True))
+    session.execute(sa.update(SubmissionFile), [{"id": file_id, "category": d.category} for file_id, d in pairs])
     links = [
         {
-            "file_id": file.id,
+            "file_id": file_id,
             "series_id": series_id,
             "category": category,
             "source": LinkSource.REVIEW,
             "found_at": at,
             "created_at": utcnow(),
         }
-        for file, decision in zip(files, decisions, strict=True)
+        for file_id, decision in pairs
         for series_id, category in decision.series
     ]
     if links:
         session.execute(sa.insert(FileSeries), links)
-    queued = [
-        {"file_id": file.id, "queued_at": at, "state": QueueState.WAITING}
-        for file, decision in zip(files, decisions, strict=True)
-        if decision.category is FileCategory.NO_SERIES and not decision.allow_listed
-    ]
+    queued = [{"file_id": file_id, "queued_at": at, "state": QueueState.WAITING} for file_id, d in pairs if _queued(d)]
     if queued:
         session.execute(sa.insert(QueueItem), queued)
-    session.expire_all()  # the bulk statements bypassed the identity map; later reads must see the new values
 
 
-def _summary(submission_id: int, at: dt.datetime, decisions: Sequence[FileDecision]) -> ReviewSummary:
-    categories = dict.fromkeys(FileCategory, 0)
-    for decision in decisions:
-        for category in decision.categories:
-            categories[category] += 1
-    return ReviewSummary(
-        submission_id=submission_id,
-        completed_at=at,
-        files=len(decisions),
-        categories=categories,
-        series=len({series_id for decision in decisions for series_id, _ in decision.series}),
-        queued=sum(1 for d in decisions if d.category is FileCategory.NO_SERIES and not d.allow_listed),
-        allow_listed=sum(1 for d in decisions if d.allow_listed),
-        unregistered_series=sorted({name for d in decisions for name in d.unregistered}),
-    )
+class _Tally:
+    """What the review found so far, counted batch by batch: the summary needs no decision kept."""
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.categories = dict.fromkeys(FileCategory, 0)
+        self.series: set[int] = set()
+        self.queued = 0
+        self.allow_listed = 0
+        self.unregistered: set[str] = set()
+
+    def add(self, decisions: Sequence[FileDecision]) -> None:
+        self.files += len(decisions)
+        for decision in decisions:
+            for category in decision.categories:
+                self.categories[category] += 1
+            self.series.update(series_id for series_id, _ in decision.series)
+            self.queued += _queued(decision)
+            self.allow_listed += decision.allow_listed
+            self.unregistered.update(decision.unregistered)
+
+    def summary(self, submission_id: int, at: dt.datetime) -> ReviewSummary:
+        return ReviewSummary(
+            submission_id=submission_id,
+            completed_at=at,
+            files=self.files,
+            categories=self.categories,
+            series=len(self.series),
+            queued=self.queued,
+            allow_listed=self.allow_listed,
+            unregistered_series=sorted(self.unregistered),
+        )

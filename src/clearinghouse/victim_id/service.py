@@ -66,6 +66,15 @@ def _audit(session: Session, actor: str, action: str, subject: str, subject_id: 
 
 def receive_submission(*, session: Session, data: SubmissionCreate, actor: str) -> Submission:
     """Receive a law-enforcement submission; the same agency and case number again returns the stored one."""
+    submission, new = find_or_add_submission(session=session, data=data)
+    if new:
+        record_received(session=session, submission=submission, actor=actor)
+    return submission
+
+
+def find_or_add_submission(*, session: Session, data: SubmissionCreate) -> tuple[Submission, bool]:
+    """The agency's submission under this case number, added when there is none (then True), its reception not yet
+    audited: `record_received` does it once its files are counted."""
     submitted_at = require_past("submitted_at", data.submitted_at) if data.submitted_at is not None else utcnow()
     agency = session.get(Agency, data.agency_id)
     if agency is None:
@@ -78,7 +87,7 @@ def receive_submission(*, session: Session, data: SubmissionCreate, actor: str) 
     query = sa.select(Submission).where(Submission.agency_id == agency.id, Submission.case_number == data.case_number)
     existing = session.scalars(query).first()
     if existing is not None:
-        return existing
+        return existing, False
     submission = Submission(
         agency_id=agency.id,
         case_number=data.case_number,
@@ -88,9 +97,17 @@ def receive_submission(*, session: Session, data: SubmissionCreate, actor: str) 
     )
     session.add(submission)
     session.flush()
-    detail = {"agency_id": agency.id, "case_number": data.case_number, "file_count": data.file_count}
+    return submission, True
+
+
+def record_received(*, session: Session, submission: Submission, actor: str) -> None:
+    """The audit event of a submission received, with its number of files."""
+    detail = {
+        "agency_id": submission.agency_id,
+        "case_number": submission.case_number,
+        "file_count": submission.file_count,
+    }
     _audit(session, actor, "received", SUBMISSION, submission.id, detail)
-    return submission
 
 
 def get_submission(*, session: Session, submission_id: int) -> Submission:
