@@ -400,16 +400,20 @@ def read_made_available(
 ) -> Response:
     """One report made available to your agency's jurisdiction, in full; every read is recorded."""
     officer = _officer(session, user)
-    if isinstance(officer, Refused):
+
+    def refused(reason: str | None = None) -> None:
         with context.writing(session):
             availability.record_refused_read(
                 session=session,
                 report_id=report_id,
                 reader=user.actor,
                 agency_id=officer.agency_id,
-                reason=officer.reason,
+                reason=reason,
                 at=context.clock(),
             )
+
+    if isinstance(officer, Refused):
+        refused(officer.reason)
         return officer.answer()
     try:
         with context.writing(session):
@@ -418,14 +422,6 @@ def read_made_available(
             )
             detail = _detail(session, report, officer.jurisdiction)
     except NotFound:
-        # The refusal `read_report` recorded was rolled back with the read: recorded again, on its own.
-        with context.writing(session):
-            availability.record_refused_read(
-                session=session,
-                report_id=report_id,
-                reader=user.actor,
-                agency_id=officer.agency_id,
-                at=context.clock(),
-            )
+        refused()  # what `read_report` recorded was rolled back with the read: recorded again, on its own
         return problem(404, "No such report", f"report {report_id} was not made available to {officer.jurisdiction}")
     return _json(detail)
