@@ -3,6 +3,7 @@ output file is checked before any work and written without a traceback."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,6 +24,11 @@ F = TypeVar("F", bound=StrEnum)
 MAX_ID = 2**63 - 1
 """The largest id a store holds (a signed 64-bit integer): an id option bounded by it is refused as a usage error
 instead of overflowing the database driver."""
+
+
+def echo_json(value: Any) -> None:
+    """``value`` as indented JSON on standard output, non-ASCII text as it is, other values (times) as text."""
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 def fail(message: object, code: int = 2) -> typer.Exit:

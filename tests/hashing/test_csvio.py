@@ -9,9 +9,10 @@ import pytest
 
 from clearinghouse.db.engine import Store
 from clearinghouse.hashing import csvio, service
+from clearinghouse.hashing.kinds import FileFormat
 from clearinghouse.hashing.models import BankKind
 from clearinghouse.hashing.schemas import ImportFormatError
-from clearinghouse.hashing.transfer import FileFormat, export_text, import_file
+from clearinghouse.hashing.transfer import export_text, import_file
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 GOOD = (

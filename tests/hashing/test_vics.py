@@ -11,9 +11,10 @@ import pytest
 
 from clearinghouse.db.engine import Store
 from clearinghouse.hashing import service, vics
+from clearinghouse.hashing.kinds import FileFormat
 from clearinghouse.hashing.models import BankKind
 from clearinghouse.hashing.schemas import ImportFormatError
-from clearinghouse.hashing.transfer import FileFormat, export_text, import_file
+from clearinghouse.hashing.transfer import export_text, import_file
 
 MEDIA: list[dict[str, Any]] = [
     {

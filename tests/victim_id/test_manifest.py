@@ -14,8 +14,9 @@ from clearinghouse.access.models import AuditEvent
 from clearinghouse.db.engine import Store
 from clearinghouse.errors import Conflict
 from clearinghouse.geo.models import AgencyKind
+from clearinghouse.hashing.kinds import FileFormat
 from clearinghouse.hashing.schemas import MAX_LISTED
-from clearinghouse.hashing.transfer import FileFormat, open_text
+from clearinghouse.hashing.transfer import open_text
 from clearinghouse.victim_id.manifest import (
     BATCH,
     ManifestError,

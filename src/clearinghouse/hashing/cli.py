@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clearinghouse.commandline import check_output, command_store, fail, output_format, write_output
+from clearinghouse.commandline import check_output, command_store, echo_json, fail, output_format, write_output
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing.kinds import SUFFIXES, BankKind, FileFormat
 
@@ -26,10 +25,6 @@ UrlOption = Annotated[
 ]
 
 
-def _echo_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
-
-
 def hash_command(
     files: Annotated[list[Path], typer.Argument(help="Files to hash (read into memory, never copied).")],
 ) -> None:
@@ -43,7 +38,7 @@ def hash_command(
         except OSError as error:
             raise fail(f"{path}: {error.strerror or error}", 1) from error
         output.append({"file": str(path), **hash_content(content).as_dict()})
-    _echo_json(output)
+    echo_json(output)
 
 
 def _query_for(item: str) -> tuple[HashQuery, dict[str, Any]]:
@@ -124,7 +119,7 @@ def match_command(
                 "pdq_skipped": result.pdq_skipped,
             }
         )
-    _echo_json(output)
+    echo_json(output)
 
 
 @banks_app.command("import")
@@ -159,7 +154,7 @@ def import_command(
     except _NothingLoaded as refused:
         if not refused.report.errors:  # a header row or an empty list: a mistaken file more likely than a wish
             raise fail(f"{file}: lists no record; nothing was stored", 1) from None
-        _echo_json(refused.report.model_dump(mode="json"))
+        echo_json(refused.report.model_dump(mode="json"))
         raise fail(f"{file}: no record could be loaded; nothing was stored", 1) from None
     except ImportFormatError as error:
         raise fail(f"{file}: line {error.line}: {error.reason}; nothing was loaded", 1) from error
@@ -170,7 +165,7 @@ def import_command(
         raise fail(f"bank: {problems}", 1) from None
     except RecursionError:
         raise fail(f"{file}: nested too deeply to be a hash set; nothing was loaded", 1) from None
-    _echo_json(report.model_dump(mode="json"))
+    echo_json(report.model_dump(mode="json"))
     if report.errors:
         raise typer.Exit(1)
 
@@ -191,7 +186,7 @@ def list_command(url: UrlOption = None) -> None:
 
     with command_store(url) as store, store.unit_of_work() as session:
         banks = service.list_banks(session=session)
-    _echo_json([bank.model_dump(mode="json") for bank in banks])
+    echo_json([bank.model_dump(mode="json") for bank in banks])
 
 
 @banks_app.command("export")
@@ -247,4 +242,4 @@ def snapshot_command(
         raise fail(str(error), 1) from error
     finally:
         matcher.close()
-    _echo_json({"directory": str(directory), "hashes": len(matcher), "high_water": matcher.high_water})
+    echo_json({"directory": str(directory), "hashes": len(matcher), "high_water": matcher.high_water})

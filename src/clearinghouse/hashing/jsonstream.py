@@ -158,4 +158,5 @@ class JsonStream:
 
 def _skip(text: str, pos: int) -> int:
     found = _SPACE.match(text, pos)
-    return found.end() if found else pos
+    assert found is not None  # the pattern matches the empty text too
+    return found.end()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from clearinghouse.errors import InputError, require_past, validation_message
 from clearinghouse.hashing import types
-from clearinghouse.hashing.models import BankKind
+from clearinghouse.hashing.kinds import BankKind
 from clearinghouse.validation import is_ascii_number
 
 EARLIEST_ADDED = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.db.engine import optimize
 from clearinghouse.errors import InputError
 from clearinghouse.hashing import csvio, service, vics
-from clearinghouse.hashing.kinds import SUFFIXES as SUFFIXES  # re-exported: they were defined here once
-from clearinghouse.hashing.kinds import FileFormat as FileFormat
+from clearinghouse.hashing.kinds import FileFormat
 from clearinghouse.hashing.models import HashBank
 from clearinghouse.hashing.schemas import EntryIn, ImportFormatError, ImportReport, Refusals, RowError
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clearinghouse.commandline import check_output, check_year, command_store, fail, output_format, write_output
+from clearinghouse.commandline import (
+    check_output,
+    check_year,
+    command_store,
+    echo_json,
+    fail,
+    output_format,
+    write_output,
+)
 from clearinghouse.errors import ClearinghouseError, InputError
 from clearinghouse.hashing.kinds import FileFormat
 
@@ -78,10 +85,6 @@ def _unit_of_work(url: str | None) -> Iterator[Any]:
         raise _fail("an id given is larger than any record's (at most 2**63 - 1)") from None
 
 
-def _echo_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
-
-
 def _fail(error: ClearinghouseError | str) -> typer.Exit:
     # 2 for input the user can correct, 1 for a request the records do not allow.
     return fail(error, 2 if isinstance(error, InputError | str) else 1)
@@ -141,7 +144,7 @@ def submit_command(
         if bad.count > len(bad.errors):
             typer.echo(f"{file}: {bad.count - len(bad.errors)} more bad record(s), not listed", err=True)
         raise _fail(f"{file}: {bad.count} bad record(s); nothing was stored") from None
-    _echo_json(result)
+    echo_json(result)
 
 
 class _Refused(Exception):
@@ -162,7 +165,7 @@ def review_command(
 
     with _unit_of_work(url) as session:
         summary = run_review(session=session, submission_id=submission_id, actor=actor)
-    _echo_json(summary.model_dump(mode="json"))
+    echo_json(summary.model_dump(mode="json"))
 
 
 @vid_app.command("report")
@@ -257,7 +260,7 @@ def queue_command(
                 "waiting": queue.count_waiting(session=session),
                 "files": [item.model_dump(mode="json") for item in waiting],
             }
-    _echo_json(result)
+    echo_json(result)
 
 
 @vid_app.command("identify")
@@ -305,7 +308,7 @@ def identify_command(
             "series": series.code,
             "series_status": str(series.status),
         }
-    _echo_json(result)
+    echo_json(result)
 
 
 @vid_app.command("export")

@@ -17,7 +17,7 @@ import collections
 import datetime as dt
 import io
 import itertools
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from clearinghouse.access import audit
 from clearinghouse.db.engine import optimize
 from clearinghouse.errors import Conflict, InputError
+from clearinghouse.hashing.kinds import SUFFIXES, FileFormat
 from clearinghouse.hashing.schemas import EntryIn, HashQuery, ImportFormatError, Refusals, RowError
-from clearinghouse.hashing.transfer import FileFormat
 from clearinghouse.hashing.transfer import read as read_hash_file
 from clearinghouse.victim_id import service
 from clearinghouse.victim_id.models import Submission, SubmissionFile, SubmissionStatus
@@ -79,8 +79,8 @@ class ManifestError(InputError):
 def detect_format(text: str, name: str | None = None) -> FileFormat:
     """VICS or CSV: from the file name's suffix when it tells, else from the first character of the text (its
     start is enough)."""
-    if name is not None and Path(name).suffix.lower() in (".json", ".csv"):
-        return FileFormat.of(Path(name))
+    if name is not None and (named := SUFFIXES.get(Path(name).suffix.lower())) is not None:
+        return named
     return FileFormat.VICS if text.lstrip().startswith(("{", "[")) else FileFormat.CSV
 
 
@@ -123,32 +123,36 @@ def parse_manifest(text: str, file_format: FileFormat | None = None) -> list[Man
     return list(read_manifest(io.StringIO(text, newline=""), chosen))
 
 
-def _stored_files(session: Session, submission_id: int) -> Generator[ManifestFile, None, None]:
-    rows = session.execute(
-        sa.select(
-            SubmissionFile.md5,
-            SubmissionFile.sha1,
-            SubmissionFile.sha256,
-            SubmissionFile.pdq,
-            SubmissionFile.pdq_quality,
-        )
-        .where(SubmissionFile.submission_id == submission_id)
-        .order_by(SubmissionFile.position)
-        .execution_options(yield_per=BATCH)
-    )
-    with rows:
-        for row in rows:
-            yield ManifestFile(*row)
+def stored_file_batches(session: Session, submission_id: int, size: int) -> Iterator[list[tuple[int, ManifestFile]]]:
+    """The submission's stored files, ``size`` at a time in manifest order: (id, hashes). Each batch is a query
+    of its own, continuing after the last position, so no cursor stays open between batches."""
+    after = 0
+    while True:
+        rows = session.execute(
+            sa.select(
+                SubmissionFile.position,
+                SubmissionFile.id,
+                SubmissionFile.md5,
+                SubmissionFile.sha1,
+                SubmissionFile.sha256,
+                SubmissionFile.pdq,
+                SubmissionFile.pdq_quality,
+            )
+            .where(SubmissionFile.submission_id == submission_id, SubmissionFile.position > after)
+            .order_by(SubmissionFile.position)
+            .limit(size)
+        ).all()
+        if not rows:
+            return
+        yield [(row.id, ManifestFile(*row[2:])) for row in rows]
+        after = rows[-1].position
 
 
 def _same_files(session: Session, submission_id: int, files: Iterable[ManifestFile]) -> bool:
     """Whether ``files`` are the files stored for the submission, in order; ``files`` is read to its end
     either way, so that a bad manifest is refused as such rather than as a different one."""
-    stored = _stored_files(session, submission_id)
-    try:
-        same = all(one == other for one, other in itertools.zip_longest(stored, files))
-    finally:
-        stored.close()
+    stored = (file for batch in stored_file_batches(session, submission_id, BATCH) for _, file in batch)
+    same = all(one == other for one, other in itertools.zip_longest(stored, files))
     collections.deque(files, maxlen=0)
     return same
 

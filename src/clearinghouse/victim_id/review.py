@@ -24,7 +24,7 @@ counts), or stores nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -37,7 +37,7 @@ from clearinghouse.errors import Conflict, NotFound, require_past
 from clearinghouse.hashing.matcher import Matcher
 from clearinghouse.hashing.schemas import LookupResult
 from clearinghouse.victim_id import service
-from clearinghouse.victim_id.manifest import ManifestFile
+from clearinghouse.victim_id.manifest import stored_file_batches
 from clearinghouse.victim_id.models import (
     FileCategory,
     FileSeries,
@@ -134,30 +134,6 @@ class _Series:
         return self.by_code
 
 
-def _file_batches(session: Session, submission_id: int) -> Iterator[list[tuple[int, ManifestFile]]]:
-    """The submission's files, :data:`LOOKUP_CHUNK` at a time in manifest order: (id, hashes)."""
-    after = 0
-    while True:
-        rows = session.execute(
-            sa.select(
-                SubmissionFile.position,
-                SubmissionFile.id,
-                SubmissionFile.md5,
-                SubmissionFile.sha1,
-                SubmissionFile.sha256,
-                SubmissionFile.pdq,
-                SubmissionFile.pdq_quality,
-            )
-            .where(SubmissionFile.submission_id == submission_id, SubmissionFile.position > after)
-            .order_by(SubmissionFile.position)
-            .limit(LOOKUP_CHUNK)
-        ).all()
-        if not rows:
-            return
-        yield [(row.id, ManifestFile(*row[2:])) for row in rows]
-        after = rows[-1].position
-
-
 def _locked_unreviewed(session: Session, submission_id: int) -> Submission:
     # Locked first, so that two analysts reviewing the same submission at once cannot both sort its files.
     submission = session.get(Submission, submission_id, with_for_update=True)
@@ -193,7 +169,7 @@ def run_review(
     series = _Series(session)
     tally = _Tally()
     try:
-        for number, batch in enumerate(_file_batches(session, submission.id)):
+        for number, batch in enumerate(stored_file_batches(session, submission.id, LOOKUP_CHUNK)):
             queries = [file.query(ref=str(file_id)) for file_id, file in batch]
             # The first call catches the matcher up with hashes added since it was built (an analyst's attachments).
             results = active.lookup_many(session=session, queries=queries, refresh=number == 0)
