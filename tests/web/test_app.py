@@ -178,9 +178,12 @@ def test_clearinghouse_serve_runs_the_application(tmp_path: Path) -> None:
     url, secret = store_with_platform(tmp_path)
     port = free_port()
     command = Path(sys.executable).with_name("clearinghouse")
-    env = {**os.environ, "CLEARINGHOUSE_DATABASE_URL": url}
+    # The store named by --url, served by the one worker built in the command's own process, whose settings
+    # (naming another store, in another folder) were read before the command ran.
+    env = {key: value for key, value in os.environ.items() if key != "CLEARINGHOUSE_DATABASE_URL"}
+    env["CLEARINGHOUSE_DATA_DIR"] = str(tmp_path / "another-folder")
     server = subprocess.Popen(
-        [str(command), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        [str(command), "serve", "--url", url, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -67,8 +67,12 @@ def serve_command(
     # low a p99, and the pipeline kept up; docs/intake.md).
     follower = BackgroundPipeline(store.url, batch_size=SERVED_BATCH, niceness=SERVED_NICENESS) if pipeline else None
     if url is not None:
-        # Workers are separate processes that build the app from the settings: hand them the same store.
+        # Workers build the app from the settings: hand them the same store. One worker builds it in this
+        # process, whose settings were read (and kept) before the command ran: they are read again.
+        from clearinghouse.config import get_settings
+
         os.environ["CLEARINGHOUSE_DATABASE_URL"] = url
+        get_settings.cache_clear()
     typer.echo(f"serving on http://{host}:{port}/ (platform interface at /ispws, public form at /report)")
     if follower is not None:
         follower.start()
