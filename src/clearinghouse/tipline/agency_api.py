@@ -265,10 +265,10 @@ def list_made_available(
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT, description="Most reports to answer.")] = 100,
 ) -> Response:
     """The reports made available to your agency's jurisdiction, in the order they were released."""
+    officer = _officer(session, user)
+    if isinstance(officer, Refused):  # answered from a read, before the write turn
+        return officer.answer()
     with context.writing(session):
-        officer = _officer(session, user)
-        if isinstance(officer, Refused):
-            return officer.answer()
         found = availability.made_available_to(
             session=session, jurisdiction_code=officer.jurisdiction, after=after, limit=limit
         )

@@ -91,12 +91,6 @@ def release_to_jurisdiction(
     return releases
 
 
-def releases_of(*, session: Session, report_id: int) -> list[Release]:
-    """Every release of a report, oldest first."""
-    query = sa.select(Release).where(Release.report_id == report_id).order_by(Release.released_at, Release.id)
-    return list(session.scalars(query))
-
-
 def visible_to_agency(*, session: Session, report_id: int, agency_id: int) -> bool:
     """Whether the report was made available to the jurisdiction of ``agency_id``, an active law-enforcement
     agency: released there itself, or a member of a bundle whose lead was (the lead stands for its bundle, and
@@ -202,27 +196,3 @@ def record_refused_read(
         detail=detail,
         at=at,
     )
-
-
-def list_reports(
-    *,
-    session: Session,
-    status: ReportStatus | None = None,
-    jurisdiction_code: str | None = None,
-    received_from: dt.datetime | None = None,
-    received_to: dt.datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[Report]:
-    """Reports, newest first; with ``jurisdiction_code`` only those released to it."""
-    query = sa.select(Report).order_by(Report.id.desc()).limit(limit).offset(offset)
-    if status is not None:
-        query = query.where(Report.status == status)
-    if jurisdiction_code is not None:
-        released = sa.select(Release.report_id).where(Release.jurisdiction_code == jurisdiction_code)
-        query = query.where(Report.id.in_(released))
-    if received_from is not None:
-        query = query.where(Report.received_at >= received_from)
-    if received_to is not None:
-        query = query.where(Report.received_at < received_to)
-    return list(session.scalars(query))

@@ -232,7 +232,7 @@ def release_command(
     url: UrlOption = None,
 ) -> None:
     """Make a processed report available to another jurisdiction too (or again to more agencies of one)."""
-    from clearinghouse.commandline import command_store
+    from clearinghouse.commandline import command_store, fail
     from clearinghouse.errors import Conflict, InputError, NotFound
     from clearinghouse.geo.models import Agency
     from clearinghouse.geo.service import require_jurisdiction, task_forces_for
@@ -262,8 +262,7 @@ def release_command(
             )
             names = [found.name for found in agencies if found.id in {r.agency_id for r in releases}]
     except (NotFound, Conflict, ValueError) as error:  # InputError and an unknown jurisdiction are ValueErrors
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
+        raise fail(error, 1) from None
     if names:
         typer.echo(f"report {report_id} made available to {code}: " + "; ".join(names))
     else:
@@ -278,7 +277,7 @@ def show_command(
 ) -> None:
     """Print one report in full as JSON (staff view: every release, the bundle, the files' hashes); the read is
     recorded."""
-    from clearinghouse.commandline import command_store
+    from clearinghouse.commandline import command_store, fail
     from clearinghouse.errors import InputError, NotFound
     from clearinghouse.tipline.agency_api import full_report
     from clearinghouse.tipline.availability import read_report
@@ -289,6 +288,5 @@ def show_command(
             report = read_report(session=session, report_id=report_id, reader=reader)
             shown = full_report(session, report).model_dump_json(indent=2)
     except (NotFound, InputError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
+        raise fail(error, 1) from None
     typer.echo(shown)

@@ -119,6 +119,8 @@ FIELDS = (*FIELD_LABELS, "danger")
 MAX_TEXT = 200
 MAX_DESCRIPTION = 5000
 MAX_URL = 2000
+MAX_LENGTHS = {name: MAX_URL if name == "url" else MAX_TEXT for name in FIELDS} | {"description": MAX_DESCRIPTION}
+"""The longest answer each field takes, as the page tells the browser (`maxlength`)."""
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ZIP = re.compile(r"^\d{5}(-\d{4})?$", re.ASCII)  # digits 0 to 9 only: the ZIP directory knows no others
 _PHONE = re.compile(r"^[0-9+()./\s-]{7,25}$")
@@ -252,8 +254,7 @@ def _page(
         "wait_minutes": math.ceil(wait_seconds / 60),
         "today": utcnow().date().isoformat(),
         "from_elsewhere": from_elsewhere,
-        "max_length": {name: MAX_URL if name == "url" else MAX_TEXT for name in FIELDS}
-        | {"description": MAX_DESCRIPTION},
+        "max_length": MAX_LENGTHS,
     }
     if wait_seconds:
         response = templates.TemplateResponse(request, "report_form.html", context, status_code=429)
