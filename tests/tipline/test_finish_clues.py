@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearinghouse.db.engine import Store
-from clearinghouse.tipline import intake
+from clearinghouse.tipline import filing, intake
 from clearinghouse.tipline.evidence import to_locate_evidence
 from clearinghouse.tipline.filing import clues_of
 from clearinghouse.tipline.models import Report, ReportFile, ReportStatus
@@ -148,8 +148,8 @@ def test_refusals_of_finish_are_unchanged(platform: IspwsClient, any_store: Stor
 @given(intakes())
 def test_the_clues_found_at_submit_equal_those_of_the_stored_body(document: dict[str, Any]) -> None:
     report = ReportIntake.model_validate(document)
-    again = ReportIntake.model_validate_json(intake.body_of(report))
-    assert json.loads(intake.report_clues(report)) == clues_of(again)
+    again = ReportIntake.model_validate_json(filing.body_of(report))
+    assert json.loads(filing.report_clues(report)) == clues_of(again)
 
 
 clue = st.fixed_dictionaries({"kind": st.sampled_from(["ip", "phone"]), "value": st.text(max_size=8)})

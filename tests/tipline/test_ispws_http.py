@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from clearinghouse.access.audit import history
 from clearinghouse.db.engine import Store
-from clearinghouse.tipline import intake, xmlsafe
+from clearinghouse.tipline import filing, xmlsafe
 from clearinghouse.tipline.fastsql import EncodedJSON
 from clearinghouse.tipline.models import Report, ReportFile, ReportStatus
 from clearinghouse.tipline.wire_schemas import MAX_ENTRIES, MAX_REPORT_ENTRIES
@@ -424,14 +424,14 @@ def test_the_body_is_made_before_the_write_turn(
     client: IspwsClient, live: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held: list[bool] = []
-    real = intake.body_of
+    real = filing.body_of
     turn = live.context.store.turn
 
     def body_of(report: Any) -> EncodedJSON:
         held.append(turn.thread_lock.locked())
         return real(report)
 
-    monkeypatch.setattr(intake, "body_of", body_of)
+    monkeypatch.setattr(filing, "body_of", body_of)
     opened(client, realistic_report(make_faker()))
     assert held == [False]
 

@@ -38,6 +38,17 @@ def clues_of(intake: ReportIntake) -> list[dict[str, object]]:
     return clues.clues_of(intake)
 
 
+def body_of(intake: ReportIntake) -> EncodedJSON:
+    """The intake document as stored on the report, as JSON text: made outside the write turn, where it can (by
+    `prepare` for bulk filing, by the platform interface before its turn)."""
+    return EncodedJSON(intake.model_dump_json(exclude_none=True, exclude_defaults=True))
+
+
+def report_clues(intake: ReportIntake) -> EncodedJSON:
+    """The location clues of a report's document, as the JSON text stored on the report."""
+    return EncodedJSON(orjson.dumps(clues.clues_of(intake)).decode())
+
+
 @dataclass(slots=True)
 class FileDigest:
     """What is kept of one file: its hashes, kind and the platform's flags on it, never its content."""
@@ -169,8 +180,8 @@ def prepare(report: FiledReport) -> PreparedReport:
         intake.incident_at,
         intake.escalation_reason,
         EncodedJSON(orjson.dumps([str(a) for a in intake.annotations]).decode()),
-        EncodedJSON(intake.model_dump_json(exclude_none=True, exclude_defaults=True)),
-        EncodedJSON(orjson.dumps(clues.clues_of(intake)).decode()),
+        body_of(intake),
+        report_clues(intake),
         len(report.files),
     )
     return PreparedReport(

@@ -26,7 +26,7 @@ from clearinghouse.tipline import service
 from clearinghouse.tipline.content import UploadDigest
 from clearinghouse.tipline.evidence import to_locate_evidence
 from clearinghouse.tipline.fastsql import EncodedJSON
-from clearinghouse.tipline.filing import clues_of
+from clearinghouse.tipline.filing import body_of, report_clues
 from clearinghouse.tipline.models import FileKind, IncidentType, Report, ReportFile, ReportSource
 from clearinghouse.tipline.wire_schemas import FileDetailsIntake, ReportIntake
 
@@ -77,12 +77,6 @@ def file_kind(digest: UploadDigest, head: bytes) -> FileKind:
     return FileKind.OTHER
 
 
-def body_of(intake: ReportIntake) -> EncodedJSON:
-    """The intake document as stored on the report (the same shape bulk filing stores), as JSON text: made by the
-    caller outside the write turn, where it can."""
-    return EncodedJSON(intake.model_dump_json(exclude_none=True, exclude_defaults=True))
-
-
 Clue = dict[str, Any]
 
 _REPORTS = table_of(Report)
@@ -119,11 +113,6 @@ def _check_owner(*, session: Session, report_id: int, platform_id: int | None) -
         raise NotFound("report", report_id)
     if found.platform_id != platform_id:
         raise NotYours(report_id)
-
-
-def report_clues(intake: ReportIntake) -> EncodedJSON:
-    """The location clues of a report's document, as the JSON text stored on the report when it is opened."""
-    return EncodedJSON(orjson.dumps(clues_of(intake)).decode())
 
 
 def file_clues(details: FileDetailsIntake) -> list[Clue]:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clearinghouse.errors import InputError, NotFound
 from clearinghouse.logs import get_logger
-from clearinghouse.tipline import intake
+from clearinghouse.tipline import filing, intake
 from clearinghouse.tipline.content import UploadDigest, hash_upload
 from clearinghouse.tipline.fastsql import EncodedJSON
 from clearinghouse.tipline.models import FILENAME_MAX_CHARS, FileKind, ReportSource
@@ -107,7 +107,7 @@ async def xsd(platform: PlatformDep) -> Response:
 def _parse_submission(body: bytes, max_bytes: int) -> tuple[ReportIntake, EncodedJSON, EncodedJSON]:
     """The report document, the body stored for it and its location clues (both as the JSON text stored)."""
     report_intake = parse_report(body, max_bytes=max_bytes)
-    return report_intake, intake.body_of(report_intake), intake.report_clues(report_intake)
+    return report_intake, filing.body_of(report_intake), filing.report_clues(report_intake)
 
 
 def _submit(
