@@ -92,11 +92,18 @@ def take_write_lock(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_TURN)))
-        return
-    if connection.dialect.name != "sqlite":
-        return
+    else:
+        begin_on_sqlite(session)
+
+
+def begin_on_sqlite(session: Session) -> None:
+    """On SQLite, begin the session's transaction now (``BEGIN IMMEDIATE``: the database's write lock), unless it
+    has begun. Python's driver begins one only before the first INSERT, UPDATE or DELETE, so a SAVEPOINT before
+    it would begin a transaction of its own, and releasing the savepoint would commit that piece alone. Nothing
+    on other stores."""
+    connection = session.connection()
     driver = connection.connection.dbapi_connection
-    if driver is not None and not driver.in_transaction:
+    if connection.dialect.name == "sqlite" and driver is not None and not driver.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from clearinghouse.db.base import table_of
+from clearinghouse.db.engine import begin_on_sqlite
 from clearinghouse.logs import get_logger
 from clearinghouse.web.models import ADDRESS_KEY_BYTES, FloodGuardUse
 
@@ -107,7 +108,7 @@ class Throttle:
         """
         key = self.address_key(address)
         try:
-            _begin(session)
+            begin_on_sqlite(session)  # the count joins the report's transaction, not a savepoint's own
             with session.begin_nested():
                 if session.get_bind().dialect.name == "postgresql":
                     lock = int.from_bytes(key[:4], "big", signed=True)
@@ -135,15 +136,6 @@ class Throttle:
         if last_place is None:
             return 0
         return max(1, math.ceil((last_place + self.window - now).total_seconds()))
-
-
-def _begin(session: Session) -> None:
-    """Begin the SQLite transaction before the guard's savepoint: Python's driver begins it only at the first
-    write, and a savepoint that began it would commit it when released, the count apart from the report."""
-    connection = session.connection()
-    driver = connection.connection.dbapi_connection
-    if connection.dialect.name == "sqlite" and driver is not None and not driver.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")  # in the write turn: no other writer to wait for
 
 
 def forget_old_uses(session: Session, now: dt.datetime) -> int:
