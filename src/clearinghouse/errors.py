@@ -28,10 +28,17 @@ def visible_text(field: str, given: str, longest: int) -> str:
     text = given.strip()
     if not text or len(text) > longest:
         raise InputError(field, f"must be 1 to {longest} characters", shortened(given))
+    refuse_hidden(field, text)
+    return text
+
+
+def refuse_hidden(field: str, text: str, given: object = None) -> None:
+    """An InputError naming ``field`` and the first hidden character (:func:`hidden_character`) of ``text``, if
+    it has one; ``given``: the value the message repeats, if any."""
     hidden = hidden_character(text)
     if hidden is not None:
-        raise InputError(field, f"must not contain control or invisible characters (U+{ord(hidden):04X} found)")
-    return text
+        problem = f"must not contain control or invisible characters (U+{ord(hidden):04X} found)"
+        raise InputError(field, problem, given)
 
 
 def shortened(text: str, limit: int = 60) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.access import audit
 from clearinghouse.access.models import PlatformAccount, Role, User
-from clearinghouse.errors import Conflict, InputError, hidden_character, shortened, visible_text
+from clearinghouse.errors import Conflict, InputError, refuse_hidden, shortened, visible_text
 from clearinghouse.geo.models import Agency
 
 _HASHER = PasswordHasher()
@@ -42,10 +42,7 @@ def platform_name(given: str, field: str = "name") -> str:
     spaces made one space. Refused, naming ``field``: an empty name, one longer than :data:`MAX_PLATFORM_NAME`,
     one with hidden characters (`errors.hidden_character`) or without a letter or digit of any script."""
     name = unicodedata.normalize("NFC", given).strip()
-    hidden = hidden_character(name)
-    if hidden is not None:
-        problem = f"must not contain control or invisible characters (U+{ord(hidden):04X} found)"
-        raise InputError(field, problem, shortened(name))
+    refuse_hidden(field, name, shortened(name))
     name = " ".join(name.split())
     if not name:
         raise InputError(field, "must not be empty", shortened(given))
